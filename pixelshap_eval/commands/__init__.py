@@ -1,0 +1,1 @@
+"""Subcommands of `pixelshap-eval`, one module each (see `pixelshap_eval.cli`)."""

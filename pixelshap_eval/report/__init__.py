@@ -1,0 +1,1 @@
+"""What people look at: heatmap overlays, the HTML report, tables."""

@@ -1,0 +1,1 @@
+"""lmms-eval task YAMLs of pixelshap_eval (shipped inside the wheel as `pixelshap_eval.tasks`)."""

@@ -1,0 +1,190 @@
+"""Batched question answering and answer scoring with any HF image-text-to-text model.
+
+One image and one question per item, so each coalition's masked image travels with its own
+request. Used by the `pixelshap_hf` lmms-eval adapter and by `explain()` users directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class ContinuationScore:
+    """Teacher-forced score of one continuation: per-token log-probabilities, and whether
+    greedy decoding would have produced every one of its tokens."""
+
+    token_logprobs: np.ndarray
+    is_greedy: bool
+
+    @property
+    def logprob(self) -> float:
+        return float(self.token_logprobs.sum())
+
+
+class HFRunner:
+    """Runs an `AutoModelForImageTextToText` model with its `AutoProcessor` in batches."""
+
+    def __init__(self, model: Any, processor: Any, batch_size: int = 32, system_prompt: str | None = None) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model = model.eval()
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.batch_size = batch_size
+        self.system_prompt = system_prompt
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer.padding_side = "left"
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: str | Path,
+        dtype: str | torch.dtype = "auto",
+        device: str | None = None,
+        device_map: str | dict | None = None,
+        batch_size: int = 32,
+        **model_kwargs: Any,
+    ) -> "HFRunner":
+        """Load model and processor from a folder or Hub id (offline runs need a local folder)."""
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        if isinstance(dtype, str) and dtype != "auto":
+            dtype = getattr(torch, dtype)
+        model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=dtype, device_map=device_map, **model_kwargs)
+        if device is not None and device_map is None:
+            model = model.to(device)
+        processor = AutoProcessor.from_pretrained(str(path))
+        return cls(model, processor, batch_size=batch_size)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def prompt(self, question: str) -> str:
+        """The chat-templated prompt for one image followed by `question`."""
+        messages = []
+        if self.system_prompt:
+            messages.append({"role": "system", "content": [{"type": "text", "text": self.system_prompt}]})
+        messages.append({"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]})
+        return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def generate(
+        self,
+        images: Sequence[Image.Image],
+        questions: Sequence[str],
+        max_new_tokens: int = 32,
+        until: Sequence[str] = (),
+        **generate_kwargs: Any,
+    ) -> list[str]:
+        """Greedy (unless told otherwise) answers, one per (image, question) pair."""
+        _check_lengths(images, questions)
+        answers: list[str] = []
+        for start in range(0, len(images), self.batch_size):
+            batch_images = [_rgb(im) for im in images[start : start + self.batch_size]]
+            batch_prompts = [self.prompt(q) for q in questions[start : start + self.batch_size]]
+            inputs = self._encode(batch_prompts, batch_images)
+            with torch.inference_mode():
+                output = self.model.generate(
+                    **inputs,
+                    max_new_tokens=max_new_tokens,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    **{"do_sample": False, **generate_kwargs},
+                )
+            new_tokens = output[:, inputs["input_ids"].shape[1] :]
+            texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            answers.extend(_cut_at_stop(text, until).strip() for text in texts)
+        return answers
+
+    def score(
+        self, images: Sequence[Image.Image], questions: Sequence[str], continuations: Sequence[str]
+    ) -> list[ContinuationScore]:
+        """Teacher-forced log-probabilities of each continuation given its image and question."""
+        _check_lengths(images, questions, continuations)
+        scores: list[ContinuationScore] = []
+        for start in range(0, len(images), self.batch_size):
+            stop = start + self.batch_size
+            scores.extend(
+                self._score_batch(
+                    [_rgb(im) for im in images[start:stop]],
+                    [self.prompt(q) for q in questions[start:stop]],
+                    list(continuations[start:stop]),
+                )
+            )
+        return scores
+
+    def loglikelihood(
+        self, images: Sequence[Image.Image], questions: Sequence[str], continuations: Sequence[str]
+    ) -> np.ndarray:
+        """Summed log-probability of each continuation."""
+        return np.array([s.logprob for s in self.score(images, questions, continuations)], dtype=float)
+
+    def _encode(self, prompts: list[str], images: list[Image.Image]) -> dict[str, torch.Tensor]:
+        inputs = self.processor(text=prompts, images=images, return_tensors="pt", padding=True)
+        dtype = next(self.model.parameters()).dtype
+        moved = {}
+        for key, value in inputs.items():
+            if torch.is_tensor(value):
+                value = value.to(self.device)
+                if value.is_floating_point():
+                    value = value.to(dtype)
+            moved[key] = value
+        return moved
+
+    def _score_batch(self, images: list[Image.Image], prompts: list[str], continuations: list[str]) -> list[ContinuationScore]:
+        inputs = self._encode(prompts, images)
+        ids, mask = inputs.pop("input_ids"), inputs.pop("attention_mask")
+        targets = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in continuations]
+        if any(len(t) == 0 for t in targets):
+            raise ValueError("every continuation must contain at least one token; got an empty continuation")
+        per_token_keys = [k for k, v in inputs.items() if torch.is_tensor(v) and v.shape == ids.shape]
+        rows = [ids[i][mask[i].bool()].tolist() + targets[i] for i in range(len(prompts))]
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id
+
+        def left_pad(values: list[list[int]], fill: int) -> torch.Tensor:
+            return torch.tensor([[fill] * (width - len(v)) + v for v in values], device=self.device)
+
+        inputs["input_ids"] = left_pad(rows, pad)
+        inputs["attention_mask"] = left_pad([[1] * len(r) for r in rows], 0)
+        for key in per_token_keys:
+            extra = inputs[key]
+            inputs[key] = left_pad(
+                [extra[i][mask[i].bool()].tolist() + [0] * len(targets[i]) for i in range(len(rows))], 0
+            ).to(extra.dtype)
+        longest = max(len(t) for t in targets)
+        with torch.inference_mode():
+            logits = self.model(**inputs, logits_to_keep=longest + 1).logits.float()
+        logprobs = torch.log_softmax(logits[:, :-1], dim=-1)  # position j predicts token j+1
+        scores = []
+        for i, target in enumerate(targets):
+            token_ids = torch.tensor(target, device=self.device)
+            positions = logprobs[i, longest - len(target) :]
+            chosen = positions.gather(-1, token_ids[:, None])[:, 0]
+            greedy = bool((positions.argmax(-1) == token_ids).all())
+            scores.append(ContinuationScore(token_logprobs=chosen.cpu().numpy().astype(float), is_greedy=greedy))
+        return scores
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _cut_at_stop(text: str, until: Sequence[str]) -> str:
+    for stop in until:
+        if stop and stop in text:
+            text = text.split(stop, 1)[0]
+    return text
+
+
+def _check_lengths(*sequences: Sequence[Any]) -> None:
+    lengths = {len(s) for s in sequences}
+    if len(lengths) > 1:
+        raise ValueError(f"images, questions (and continuations) must have equal lengths, got {[len(s) for s in sequences]}")

@@ -1,0 +1,142 @@
+"""Attribution settings of a pixelshap task: the YAML `pixelshap:` block, plus run-time overrides.
+
+lmms-eval 0.7.3 has no `--metadata` flag, so users override settings with the environment
+variable `PIXELSHAP_CONFIG`: either inline `key=value` pairs separated by commas, or the path of
+a YAML file holding a mapping. Keys may be scoped to one task as `<task>.<key>`
+(e.g. `PIXELSHAP_CONFIG="budget=64,pixelshap_human.estimator=permutation"`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_VAR = "PIXELSHAP_CONFIG"
+
+PLAYER_SOURCES = ("objects", "grid", "sam")
+VALUE_FUNCTIONS = ("similarity", "logprob")
+REFERENCES = ("model", "gold")
+
+
+@dataclass(frozen=True)
+class AttributionConfig:
+    """Everything that decides how one document's attribution is computed and scored."""
+
+    dataset: str = "coco"  # built set name under $PIXELSHAP_DATA_DIR
+    players: str = "objects"  # objects | grid | sam
+    max_players: int = 16  # objects: keep the largest ones beyond this
+    grid_rows: int = 12
+    grid_cols: int = 12
+    grid_pad_to_square: bool = True
+    sam_checkpoint: str | None = None
+    sam_model_type: str = "vit_b"
+    strategy: str = "bboa"  # precise | bbox | bboa
+    fill: str = "black"  # black | gray | mean | blur
+    dilation: int = 0
+    box_margin: int = 2
+    estimator: str = "kernel"
+    budget: int | str = "auto"  # an int, "auto", or a formula in n such as "2n+2"
+    value: str = "similarity"  # similarity | logprob
+    reference: str = "model"  # model: the full-image answer; gold: the dataset's answer
+    embedder: str | None = None  # sentence-transformers path; None: all-MiniLM-L6-v2
+    seed: int = 0
+    heatmaps: bool = True
+    rankings: str | None = None  # faithfulness tasks: samples JSONL of the attribution run
+
+    def __post_init__(self) -> None:
+        _check_choice("players", self.players, PLAYER_SOURCES)
+        _check_choice("value", self.value, VALUE_FUNCTIONS)
+        _check_choice("reference", self.reference, REFERENCES)
+        if self.max_players < 1:
+            raise ValueError(f"pixelshap option max_players must be >= 1, got {self.max_players}")
+        if self.value == "similarity" and self.reference == "gold":
+            raise ValueError("pixelshap option reference=gold needs value=logprob (similarity compares to the full-image answer)")
+        budget_for(self.budget, 4)  # validates the formula early
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def budget_for(budget: int | str, n_players: int) -> int | None:
+    """The number of model calls for a game of `n_players`: None for the estimator's default."""
+    if isinstance(budget, int):
+        return budget
+    text = str(budget).replace(" ", "").lower()
+    if text == "auto":
+        return None
+    if text.isdigit():
+        return int(text)
+    match = re.fullmatch(r"(\d*)n(?:\+(\d+))?", text)
+    if not match:
+        raise ValueError(f"pixelshap option budget={budget!r} is not understood: use an integer, 'auto' or a formula like '2n+2'")
+    factor = int(match.group(1) or 1)
+    return factor * n_players + int(match.group(2) or 0)
+
+
+def load_config(task_name: str, block: dict[str, Any] | None, environ: dict[str, str] | None = None) -> AttributionConfig:
+    """The task's YAML block with the `PIXELSHAP_CONFIG` overrides that apply to `task_name`."""
+    values = dict(block or {})
+    values.update(overrides_for(task_name, (environ if environ is not None else os.environ).get(ENV_VAR)))
+    known = {f.name: f for f in dataclasses.fields(AttributionConfig)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown pixelshap option(s) {unknown} for task {task_name}; known options: {sorted(known)}")
+    return AttributionConfig(**{k: _coerce(known[k], v) for k, v in values.items()})
+
+
+def overrides_for(task_name: str, spec: str | None) -> dict[str, Any]:
+    """Parse a `PIXELSHAP_CONFIG` value and keep the keys meant for `task_name`."""
+    if not spec:
+        return {}
+    spec = spec.strip()
+    path = Path(spec)
+    if spec.endswith((".yaml", ".yml", ".json")) or path.is_file():
+        if not path.is_file():
+            raise FileNotFoundError(f"{ENV_VAR} names the file {spec}, which does not exist")
+        raw = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(raw, dict):
+            raise ValueError(f"{ENV_VAR} file {spec} must hold a mapping of option: value")
+    else:
+        raw = {}
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            if "=" not in item:
+                raise ValueError(f"{ENV_VAR} entry {item!r} is not key=value (e.g. {ENV_VAR}='budget=64,seed=1')")
+            key, value = item.split("=", 1)
+            raw[key.strip()] = yaml.safe_load(value.strip())
+    selected: dict[str, Any] = {}
+    scoped: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict) and key == task_name:
+            scoped.update(value)
+        elif "." in key:
+            scope, name = key.split(".", 1)
+            if scope == task_name:
+                scoped[name] = value
+        elif not isinstance(value, dict):
+            selected[key] = value
+    selected.update(scoped)
+    return selected
+
+
+def _coerce(spec: dataclasses.Field, value: Any) -> Any:
+    kind = spec.type if isinstance(spec.type, str) else getattr(spec.type, "__name__", "")
+    if value is None:
+        return None
+    if kind == "bool" and isinstance(value, str):
+        return value.lower() in ("1", "true", "yes", "on")
+    if kind == "int" and not isinstance(value, bool):
+        return int(value)
+    if kind == "str" and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"pixelshap option {name}={value!r} is not one of {list(choices)}")

@@ -1,0 +1,150 @@
+"""`pixelshap_hf`: an lmms-eval model for any `AutoModelForImageTextToText` + `AutoProcessor`.
+
+Unlike most bundled wrappers it batches requests that each carry their own image (every
+coalition of an attribution is a different masked image), and it implements `loglikelihood`
+as the summed log-probability of the continuation given the image and the prompt.
+
+    lmms-eval --model pixelshap_hf --model_args pretrained=DIR,dtype=bfloat16 --batch_size 32 ...
+
+Under `accelerate launch`, each rank loads the model on its own GPU and lmms-eval shards the
+documents across ranks.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from lmms_eval.api.instance import Instance
+from lmms_eval.api.model import lmms
+from PIL import Image
+from tqdm import tqdm
+
+from pixelshap_eval.hf_runner import HFRunner
+
+DEFAULT_MAX_NEW_TOKENS = 32
+
+
+class PixelShapHF(lmms):
+    """Batched generate_until and loglikelihood over per-request images."""
+
+    is_simple = True
+
+    def __init__(
+        self,
+        pretrained: str,
+        device: str | None = None,
+        device_map: str | None = None,
+        dtype: str = "auto",
+        batch_size: int | str = 8,
+        trust_remote_code: bool | str = False,
+        attn_implementation: str | None = None,
+        system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if kwargs:
+            raise ValueError(f"pixelshap_hf got unknown model_args {sorted(kwargs)}; known: pretrained, device, device_map, dtype, trust_remote_code, attn_implementation, system_prompt (and --batch_size)")
+        accelerator = Accelerator()
+        if accelerator.num_processes > 1:
+            device = f"cuda:{accelerator.local_process_index}" if torch.cuda.is_available() else "cpu"
+            device_map = None
+            self._rank, self._world_size = accelerator.local_process_index, accelerator.num_processes
+        elif device is None and device_map is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.accelerator = accelerator
+        model_kwargs: dict[str, Any] = {"trust_remote_code": str(trust_remote_code).lower() in ("1", "true", "yes")}
+        if attn_implementation:
+            model_kwargs["attn_implementation"] = attn_implementation
+        self.runner = HFRunner.from_pretrained(
+            pretrained, dtype=dtype, device=device, device_map=device_map or None,
+            batch_size=int(batch_size), **model_kwargs,
+        )
+        self.runner.system_prompt = self._resolve_system_prompt(system_prompt) if system_prompt else None
+        self._model = self.runner.model
+
+    @property
+    def model(self):
+        return self._model
+
+    def generate_until(self, requests: list[Instance]) -> list[str]:
+        answers: list[str | None] = [None] * len(requests)
+        groups: dict[str, list[int]] = defaultdict(list)
+        for index, request in enumerate(requests):
+            groups[repr(sorted((request.args[1] or {}).items()))].append(index)
+        progress = tqdm(total=len(requests), desc="pixelshap_hf generate", disable=self.rank != 0)
+        for indices in groups.values():
+            gen_kwargs = dict(requests[indices[0]].args[1] or {})
+            until = gen_kwargs.pop("until", None) or []
+            until = [until] if isinstance(until, str) else list(until)
+            max_new_tokens = int(gen_kwargs.pop("max_new_tokens", DEFAULT_MAX_NEW_TOKENS))
+            hf_kwargs = _generation_kwargs(gen_kwargs)
+            for start in range(0, len(indices), self.runner.batch_size):
+                chunk = indices[start : start + self.runner.batch_size]
+                images, questions = zip(*(self._image_and_question(requests[i], visual_at=2) for i in chunk))
+                texts = self.runner.generate(list(images), list(questions), max_new_tokens=max_new_tokens, until=until, **hf_kwargs)
+                for i, text in zip(chunk, texts):
+                    answers[i] = text
+                progress.update(len(chunk))
+        progress.close()
+        return answers  # type: ignore[return-value]
+
+    def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
+        results: list[tuple[float, bool]] = []
+        progress = tqdm(total=len(requests), desc="pixelshap_hf loglikelihood", disable=self.rank != 0)
+        for start in range(0, len(requests), self.runner.batch_size):
+            chunk = requests[start : start + self.runner.batch_size]
+            items = [self._image_and_question(r, visual_at=2) for r in chunk]
+            continuations = [self._continuation(r) for r in chunk]
+            scored = iter(self.runner.score(
+                [im for (im, _), c in zip(items, continuations) if c],
+                [q for (_, q), c in zip(items, continuations) if c],
+                [c for c in continuations if c],
+            ))
+            results.extend(_score_or_empty(continuation, scored) for continuation in continuations)
+            progress.update(len(chunk))
+        progress.close()
+        return results
+
+    def generate_until_multi_round(self, requests: list[Instance]) -> list[str]:
+        raise NotImplementedError("pixelshap_hf answers single-turn requests only; multi-round tasks need another model")
+
+    def _doc(self, request: Instance) -> dict:
+        _, _, _, doc_id, task, split = request.args
+        return self.task_dict[task][split][doc_id]
+
+    def _image_and_question(self, request: Instance, visual_at: int) -> tuple[Image.Image, str]:
+        visuals = request.args[visual_at](self._doc(request))
+        visuals = visuals if isinstance(visuals, list) else [visuals]
+        images = [v for v in visuals if isinstance(v, Image.Image)]
+        if len(images) != 1 or len(visuals) != 1:
+            raise ValueError(f"pixelshap_hf takes exactly one image per request; task {request.args[4]!r} gave {len(visuals)} visual(s)")
+        return images[0], str(request.args[0])
+
+    def _continuation(self, request: Instance) -> str:
+        target = request.args[1]
+        return target if isinstance(target, str) else str(target(self._doc(request)))
+
+
+def _score_or_empty(continuation: str, scored) -> tuple[float, bool]:
+    """The next score, or (0, True) for an empty continuation (probability 1: nothing to predict)."""
+    if not continuation:
+        return 0.0, True
+    score = next(scored)
+    return score.logprob, score.is_greedy
+
+
+def _generation_kwargs(gen_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """lmms-eval generation kwargs -> `generate` kwargs (temperature 0 means greedy)."""
+    temperature = float(gen_kwargs.pop("temperature", 0) or 0)
+    do_sample = bool(gen_kwargs.pop("do_sample", False)) or temperature > 0
+    kwargs: dict[str, Any] = {"do_sample": do_sample}
+    if do_sample:
+        kwargs["temperature"] = temperature or 1.0
+        if "top_p" in gen_kwargs and gen_kwargs["top_p"] is not None:
+            kwargs["top_p"] = float(gen_kwargs["top_p"])
+    if gen_kwargs.get("num_beams"):
+        kwargs["num_beams"] = int(gen_kwargs["num_beams"])
+    return kwargs

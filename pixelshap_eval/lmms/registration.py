@@ -1,0 +1,71 @@
+"""How lmms-eval finds the plugin: the `lmms_eval.models` entry point runs `register()`.
+
+lmms-eval 0.7.3 imports model entry points before it builds its task index, so `register()`
+(1) adds the plugin's task folder to every `TaskManager`'s include path, making the
+`pixelshap_*` tasks visible to `lmms-eval` and `python -m lmms_eval` with no flags;
+(2) tells each pixelshap task whether the model is a chat or a simple model, so that it
+builds requests in the form that model reads; and (3) registers the `pixelshap_hf` model.
+`--include_path <site-packages>/pixelshap_eval/tasks` keeps working as a fallback.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from typing import Any
+
+from lmms_eval.models.registry_v2 import ModelManifest
+
+MODEL_MANIFESTS = [ModelManifest(model_id="pixelshap_hf", simple_class_path="pixelshap_eval.lmms.hf_model.PixelShapHF")]
+
+
+def tasks_dir() -> str:
+    """The folder holding the plugin's task YAMLs (inside the installed package)."""
+    return str(resources.files("pixelshap_eval.tasks"))
+
+
+def register() -> list[ModelManifest]:
+    """Entry point of the `lmms_eval.models` group."""
+    install_task_hooks()
+    return MODEL_MANIFESTS
+
+
+def install_task_hooks() -> None:
+    """Patch `TaskManager` once per process (idempotent)."""
+    from lmms_eval.tasks import TaskManager
+
+    if getattr(TaskManager, "_pixelshap_hooked", False):
+        return
+    original_initialize = TaskManager.initialize_tasks
+    original_load = TaskManager._load_individual_task_or_group
+
+    def initialize_tasks(self, include_path=None, include_defaults: bool = True):
+        paths = [] if include_path is None else [include_path] if isinstance(include_path, str) else list(include_path)
+        ours = os.path.realpath(tasks_dir())
+        if not any(os.path.realpath(str(p)) == ours for p in paths):
+            paths.append(ours)
+        return original_initialize(self, include_path=paths, include_defaults=include_defaults)
+
+    def load_individual_task_or_group(self, name_or_config=None, task_type="simple", parent_name=None, update_config=None):
+        loaded = original_load(self, name_or_config, task_type=task_type, parent_name=parent_name, update_config=update_config)
+        from pixelshap_eval.lmms.task import AttributionTask
+
+        for task in _leaves(loaded):
+            if isinstance(task, AttributionTask):
+                task.request_style = task_type
+        return loaded
+
+    TaskManager.initialize_tasks = initialize_tasks
+    TaskManager._load_individual_task_or_group = load_individual_task_or_group
+    TaskManager._pixelshap_hooked = True
+
+
+def _leaves(loaded: Any):
+    if isinstance(loaded, dict):
+        for value in loaded.values():
+            yield from _leaves(value)
+    elif isinstance(loaded, tuple):
+        for value in loaded:
+            yield from _leaves(value)
+    else:
+        yield loaded

@@ -1,0 +1,142 @@
+"""How each coalition request reaches the model with its own masked image.
+
+lmms-eval models fetch a request's visual as `visual_fn(task_dict[task][split][doc_id])`, and
+many bundled wrappers apply the FIRST request's `visual_fn` to every doc of a batch. So the
+coalition is carried by the *document*, not by the callable: each coalition request gets a
+virtual doc id in an extra split of the task's dataset (`CoalitionDocs`), whose rows are the real
+doc plus the coalition it stands for. Every request uses the same module-level callables, which
+read the coalition from the doc they are given; whichever request's callable a wrapper uses,
+every image is right. Wrappers that reuse one doc *id* for a whole batch are caught by counting
+which coalitions were actually rendered (`CoalitionDocs.unrendered`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Callable, Protocol
+
+from PIL import Image
+
+VIRTUAL_SPLIT = "pixelshap_coalitions"
+COALITION_KEY = "__pixelshap_coalition__"
+
+
+@dataclass(frozen=True)
+class CoalitionRef:
+    """One coalition request: the real doc it belongs to and the coalition's row in its plan."""
+
+    split: str
+    doc_id: int
+    row: int
+
+
+class Renderer(Protocol):
+    """What the task provides to turn a coalition reference into model inputs."""
+
+    def masked_image(self, ref: CoalitionRef) -> Image.Image: ...
+
+    def question(self, ref: CoalitionRef) -> str: ...
+
+    def reference_answer(self, ref: CoalitionRef) -> str: ...
+
+
+class CoalitionDocs:
+    """A dataset split of virtual docs, indexable like a `datasets.Dataset` by integer id."""
+
+    def __init__(self, task_name: str, renderer: Renderer, real_doc: Callable[[str, int], dict]) -> None:
+        self.task_name = task_name
+        self.renderer = renderer
+        self._real_doc = real_doc
+        self._refs: list[CoalitionRef] = []
+        self._rendered: Counter[int] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, ref: CoalitionRef) -> int:
+        """Register a coalition request; returns its virtual doc id."""
+        with self._lock:
+            self._refs.append(ref)
+            return len(self._refs) - 1
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def __getitem__(self, virtual_id: int) -> dict[str, Any]:
+        ref = self.ref(virtual_id)
+        return {**self._real_doc(ref.split, ref.doc_id), COALITION_KEY: int(virtual_id)}
+
+    def ref(self, virtual_id: int) -> CoalitionRef:
+        try:
+            return self._refs[int(virtual_id)]
+        except (IndexError, ValueError, TypeError):
+            raise KeyError(f"{self.task_name}: no coalition request with virtual id {virtual_id!r}") from None
+
+    def render(self, doc: dict[str, Any]) -> tuple[CoalitionRef, Image.Image]:
+        """The masked image of the coalition a virtual doc stands for (counted)."""
+        virtual_id = _virtual_id(doc, self.task_name)
+        ref = self.ref(virtual_id)
+        image = self.renderer.masked_image(ref)
+        with self._lock:
+            self._rendered[virtual_id] += 1
+        return ref, image
+
+    def render_count(self) -> int:
+        return sum(self._rendered.values())
+
+    def unrendered(self, virtual_ids: list[int]) -> list[int]:
+        """Those of `virtual_ids` whose image the model never asked for."""
+        return [v for v in virtual_ids if self._rendered[v] == 0]
+
+
+_ROUTERS: dict[str, CoalitionDocs] = {}
+
+
+def register_router(router: CoalitionDocs) -> None:
+    _ROUTERS[router.task_name] = router
+
+
+def router_for(task_name: str) -> CoalitionDocs:
+    try:
+        return _ROUTERS[task_name]
+    except KeyError:
+        raise RuntimeError(f"pixelshap task {task_name!r} has no coalition router in this process") from None
+
+
+def coalition_visual(task_name: str, doc: dict[str, Any]) -> list[Image.Image]:
+    """`doc_to_visual` of simple models: the masked image of the doc's coalition."""
+    return [router_for(task_name).render(doc)[1]]
+
+
+def coalition_messages(task_name: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """`doc_to_messages` of chat models: one user turn with the masked image and the question."""
+    router = router_for(task_name)
+    ref, image = router.render(doc)
+    content = [{"type": "image", "url": image}, {"type": "text", "text": router.renderer.question(ref)}]
+    return [{"role": "user", "content": content}]
+
+
+def coalition_continuation(task_name: str, doc: dict[str, Any]) -> str:
+    """`doc_to_target` of loglikelihood requests, evaluated at model time: the answer to score."""
+    router = router_for(task_name)
+    return router.renderer.reference_answer(router.ref(_virtual_id(doc, task_name)))
+
+
+def request_callables(task_name: str) -> tuple[Callable, Callable, Callable]:
+    """(visual, messages, continuation) callables for the requests of `task_name` (picklable)."""
+    return (
+        partial(coalition_visual, task_name),
+        partial(coalition_messages, task_name),
+        partial(coalition_continuation, task_name),
+    )
+
+
+def _virtual_id(doc: dict[str, Any], task_name: str) -> int:
+    if not isinstance(doc, dict) or COALITION_KEY not in doc:
+        raise RuntimeError(
+            f"{task_name}: a coalition visual was asked for a document that is not a coalition request; "
+            f"the model wrapper must look documents up as task_dict[task][split][doc_id] with each request's own "
+            f"split and doc_id"
+        )
+    return int(doc[COALITION_KEY])

@@ -1,0 +1,1 @@
+"""Test instruments: tiny randomly initialised vision-language models built offline from configs."""

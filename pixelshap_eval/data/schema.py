@@ -3,6 +3,8 @@
 Object-importance rows (COCO set, synthetic scenes, demo photos): an image, a question that
 can be answered only by looking at one target object, every annotated object of the image.
 Human-attention rows: an image, a question and answer, and where people looked.
+Attention-map rows: the same, with where people looked given as a grayscale map (VQA-HAT style)
+pooled onto the same 12x12 padded grid, so both kinds are scored alike.
 """
 
 from __future__ import annotations
@@ -56,6 +58,23 @@ HUMAN_ATTENTION_FEATURES = Features(
         "human_patches": List(Value("int32")),  # 1-based cell indices, most important first
         "human_map": Array2D((HUMAN_GRID, HUMAN_GRID), "float32"),  # rank-weighted, sums to 1
         "human_boxes": List(List(Value("float32"), length=4)),  # pixels of each patch, x y w h
+        "source": Value("string"),
+    }
+)
+
+
+ATTENTION_MAP_FEATURES = Features(
+    {
+        "question_id": Value("string"),
+        "image": Image(),
+        "image_file": Value("string"),
+        "width": Value("int32"),
+        "height": Value("int32"),
+        "question": Value("string"),
+        "answer": Value("string"),  # "" where the source has none
+        "attention_map": Image(),  # grayscale (mode L) at the image's size, peak scaled to 255
+        "human_map": Array2D((HUMAN_GRID, HUMAN_GRID), "float32"),  # map mass per padded-grid cell, sums to 1
+        "human_patches": List(Value("int32")),  # 1-based cells holding the most mass, most first (3)
         "source": Value("string"),
     }
 )

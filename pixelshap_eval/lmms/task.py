@@ -131,12 +131,13 @@ class AttributionTask(ConfigurableTask):
             for row in range(len(plan)):
                 add("generate_until", row, row)
         else:
-            offset = 0
-            if self.settings.reference == "model":
-                self._answer_requests[(split, doc_id)] = add("generate_until", 1, 0)
-                offset = 1
+            # The full-image answer comes first, also when a gold answer is scored: it is logged,
+            # and it makes generate_until the first request type of every pixelshap task, so that
+            # lmms-eval (which runs request types in order of first appearance) generates before
+            # it scores, whatever order it puts the tasks of a run in.
+            self._answer_requests[(split, doc_id)] = add("generate_until", 1, 0)
             for row in range(len(plan)):
-                add("loglikelihood", row, row + offset)
+                add("loglikelihood", row, row + 1)
         self._virtual_ids[key] = virtual_ids
         return instances
 
@@ -171,7 +172,7 @@ class AttributionTask(ConfigurableTask):
             raise RuntimeError(
                 f"{self.config.task}: the full-image answer of document {ref.doc_id} was not generated before its "
                 "log-probability was asked for. lmms-eval runs request types in the order they first appear: run "
-                "pixelshap log-probability tasks first in --tasks, or on their own."
+                "pixelshap log-probability tasks without tasks that only ask for log-probabilities, or on their own."
             )
         return _text(request.resps[0])
 
@@ -184,6 +185,8 @@ class AttributionTask(ConfigurableTask):
         self._check_routing(key)
         full_answer, values = self._values(doc, results, len(plan))
         record: dict[str, Any] = {"question_id": key, "question": doc.get("question"), "full_answer": full_answer}
+        if self.settings.value == "logprob":
+            record["scored_answer"] = str(doc["answer"]) if self.settings.reference == "gold" else full_answer
         if self.settings.value == "similarity" and not full_answer:
             record["skipped"] = "the model gave an empty answer on the full image; nothing to compare with"
             return {"pixelshap": record}
@@ -217,12 +220,9 @@ class AttributionTask(ConfigurableTask):
                 embedder = _EMBEDDERS.setdefault(self.settings.embedder, TextEmbedder(self.settings.embedder))
                 values = similarity_values(full_answer, answers, embedder)
             return full_answer, np.asarray(values, dtype=float)
-        if self.settings.reference == "model":
-            full_answer, results = _text(results[0]), results[1:]
-        else:
-            full_answer = str(doc["answer"])
-        _check_count(self.config.task, results, n_rows)
-        return full_answer, np.array([parse_loglikelihood(r) for r in results], dtype=float)
+        full_answer, scores = _text(results[0]), results[1:]
+        _check_count(self.config.task, scores, n_rows)
+        return full_answer, np.array([parse_loglikelihood(r) for r in scores], dtype=float)
 
     def _check_routing(self, key: str) -> None:
         if self.router.render_count() == 0:

@@ -1,0 +1,167 @@
+"""Masking: one coalition of players -> the image the model is asked about.
+
+`coalition[i]` True keeps player i visible; False hides it, and the hidden pixels are filled.
+Strategies say which pixels a hidden player takes with it:
+
+- ``precise``: its mask pixels, optionally dilated by `dilation` pixels (a square
+  neighbourhood, so the mask grows by `dilation` in every direction including diagonals);
+- ``bbox``: its box grown by `box_margin` pixels, clipped to the image;
+- ``bboa``: PixelSHAP's "Bounding Box with Overlap Avoidance": its box grown by `box_margin`,
+  except the pixels of the precise masks of the players that stay visible.
+
+Fills say what goes there: ``black``, ``gray`` (128, 128, 128), ``mean`` (the image's mean
+colour) or ``blur`` (the same pixels of a Gaussian blur of the image, `blur_radius`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageStat
+from scipy import ndimage
+
+from pixelshap_eval.players import Region, box_pixel_bounds
+
+STRATEGIES = ("precise", "bbox", "bboa")
+FILLS = ("black", "gray", "mean", "blur")
+
+_CONSTANT_FILLS = {"black": (0, 0, 0), "gray": (128, 128, 128)}
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """A new RGB copy of a PIL image of any mode.
+
+    Transparency (RGBA, RGBa, LA, La, PA, P or L with a transparent colour) is composited onto white,
+    as transformers' `convert_to_rgb` does, so the unmasked image equals what HF image
+    processors give the model. 16-bit greyscale (I;16*) is scaled to 8 bits (65535 -> 255);
+    other modes (L, 1, P, CMYK, YCbCr, I, F, ...) use Pillow's conversion, which clips I and
+    F values to 0..255.
+    """
+    if not isinstance(image, Image.Image):
+        raise TypeError(f"expected a PIL.Image.Image, got {type(image).__name__}; wrap arrays with PIL.Image.fromarray")
+    if image.mode == "RGB":
+        return image.copy()
+    if image.mode in _SIXTEEN_BIT_MODES:
+        grey = np.asarray(image).astype(np.uint32)
+        eight_bit = ((grey * 255 + 32767) // 65535).astype(np.uint8)
+        return Image.fromarray(eight_bit).convert("RGB")
+    if {"A", "a"} & set(image.getbands()) or image.info.get("transparency") is not None:
+        if image.mode == "La":  # Pillow converts premultiplied La only to LA
+            image = image.convert("LA")
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def hidden_pixels(
+    image_size: tuple[int, int],
+    regions: Sequence[Region],
+    coalition: Sequence[bool] | np.ndarray,
+    strategy: str = "bboa",
+    dilation: int = 0,
+    box_margin: int = 2,
+) -> np.ndarray:
+    """Boolean (H, W) array of the pixels that get filled for `coalition` on an image of
+    `image_size` = (width, height). `dilation` applies to ``precise`` only, `box_margin` to
+    ``bbox`` and ``bboa`` only. A region with an empty box (width or height 0) hides no box."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown masking strategy {strategy!r}; choose one of {list(STRATEGIES)}")
+    for name, value in (("dilation", dilation), ("box_margin", box_margin)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer number of pixels, got {value!r}")
+    width, height = image_size
+    _check_region_sizes(regions, (width, height))
+    visible = _coalition_array(coalition, len(regions))
+    hidden = np.zeros((height, width), dtype=bool)
+    if visible.all():
+        return hidden
+    if strategy == "precise":
+        for region in _select(regions, ~visible):
+            hidden |= region.mask
+        if dilation:
+            hidden = _dilate(hidden, int(dilation))
+        return hidden
+    for region in _select(regions, ~visible):
+        x0, y0, x1, y1 = box_pixel_bounds(region.box, (width, height), int(box_margin))
+        hidden[y0:y1, x0:x1] = True
+    if strategy == "bboa" and visible.any():
+        kept = np.zeros_like(hidden)
+        for region in _select(regions, visible):
+            kept |= region.mask
+        hidden &= ~kept
+    return hidden
+
+
+def mask_image(
+    image: Image.Image,
+    regions: Sequence[Region],
+    coalition: Sequence[bool] | np.ndarray,
+    strategy: str = "bboa",
+    fill: str = "black",
+    dilation: int = 0,
+    box_margin: int = 2,
+    blur_radius: float = 10.0,
+) -> Image.Image:
+    """A new RGB image in which the players that `coalition` hides are filled (see the module
+    docstring for strategies and fills). The input image is never modified; with every
+    player visible the result equals `to_rgb(image)`."""
+    if fill not in FILLS:
+        raise ValueError(f"unknown fill {fill!r}; choose one of {list(FILLS)}")
+    if fill == "blur" and not blur_radius > 0:
+        raise ValueError(f"blur_radius must be positive for fill='blur', got {blur_radius!r}")
+    rgb = to_rgb(image)
+    hidden = hidden_pixels(rgb.size, regions, coalition, strategy, dilation, box_margin)
+    if not hidden.any():
+        return rgb
+    pixels = np.array(rgb)
+    np.copyto(pixels, _fill_pixels(rgb, fill, blur_radius), where=hidden[:, :, None])
+    return Image.fromarray(pixels)
+
+
+def _fill_pixels(rgb: Image.Image, fill: str, blur_radius: float) -> np.ndarray:
+    """What the hidden pixels become: an (H, W, 3) image or a (1, 1, 3) colour."""
+    if fill == "blur":
+        return np.asarray(rgb.filter(ImageFilter.GaussianBlur(blur_radius)))
+    if fill == "mean":
+        colour = np.rint(ImageStat.Stat(rgb).mean)  # from the histogram: exact and fast
+    else:
+        colour = np.array(_CONSTANT_FILLS[fill])
+    return colour.astype(np.uint8).reshape(1, 1, 3)
+
+
+def _coalition_array(coalition: Sequence[bool] | np.ndarray, n_players: int) -> np.ndarray:
+    """The coalition as a 1-D bool array of length `n_players`; 0/1 numbers are accepted."""
+    array = np.asarray(coalition)
+    if array.ndim != 1 or len(array) != n_players:
+        raise ValueError(
+            f"coalition must be a 1-D sequence of {n_players} booleans (one per region, True = visible), "
+            f"got shape {array.shape}"
+        )
+    if array.dtype != bool and not np.isin(array, (0, 1)).all():
+        raise ValueError(f"coalition entries must be booleans or 0/1 (True/1 = visible), got {array.tolist()}")
+    return array.astype(bool)
+
+
+def _check_region_sizes(regions: Sequence[Region], image_size: tuple[int, int]) -> None:
+    for index, region in enumerate(regions):
+        if region.size != tuple(image_size):
+            raise ValueError(
+                f"region {index} ({region.label!r}) has a {region.size[0]}x{region.size[1]} mask but the image is "
+                f"{image_size[0]}x{image_size[1]} (width x height); build regions on the image you mask"
+            )
+
+
+def _select(regions: Sequence[Region], chosen: np.ndarray) -> list[Region]:
+    return [region for region, pick in zip(regions, chosen) if pick]
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Grow a mask by `radius` pixels in every direction (Chebyshev distance), via two 1-D
+    running maxima."""
+    size = 2 * radius + 1
+    grown = ndimage.maximum_filter1d(mask.view(np.uint8), size, axis=0, mode="constant", cval=0)
+    grown = ndimage.maximum_filter1d(grown, size, axis=1, mode="constant", cval=0)
+    return grown.astype(bool)

@@ -28,11 +28,13 @@ class LmmsRun:
         return self.results["results"][task][f"{name},none"]
 
 
-def run_lmms(args: list[str], output: Path, env: dict[str, str], timeout: int = 600, command: list[str] | None = None) -> LmmsRun:
+def run_lmms(
+    args: list[str], output: Path, env: dict[str, str], timeout: int = 600, command: list[str] | None = None, cwd: Path | None = None
+) -> LmmsRun:
     """Run lmms-eval with `args` (plus --output_path/--log_samples/--verbosity DEBUG); fail the
     test with the log if it did not write its results (a failed run can still exit 0)."""
     full = [*(command or LMMS_EVAL), *args, "--output_path", str(output), "--log_samples", "--verbosity", "DEBUG"]
-    done = subprocess.run(full, env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(full, env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     log = done.stdout + done.stderr
     results = sorted(output.glob("*/*_results.json"))
     if done.returncode != 0 or not results:

@@ -136,3 +136,23 @@ def test_bundled_llava_hf_gives_the_plugin_adapters_attributions(hf_run, tiny_mo
         assert record["full_answer"] == ours[key]["full_answer"]
         if "values" in record:
             np.testing.assert_allclose(record["coalition_values"], ours[key]["coalition_values"], atol=1e-5)
+
+
+def test_faithfulness_follow_up_scores_the_first_runs_rankings(hf_run, hf_args, lmms_env, tmp_path):
+    """Second run: deletion/insertion curves of the first run's rankings, through the real command."""
+    samples = next(hf_run.output.glob("*/*_samples_pixelshap_coco.jsonl"))
+    args = [*hf_args]
+    args[args.index("--tasks") + 1] = "pixelshap_coco_faithfulness"
+    env = {**lmms_env, "PIXELSHAP_CONFIG": f"max_players=6,rankings={samples}"}
+    run = run_lmms(args, tmp_path / "faithfulness", env)
+    first = {r["question_id"]: r for r in hf_run.records("pixelshap_coco") if "ranking" in r}
+    records = run.records("pixelshap_coco_faithfulness")
+    assert {r["question_id"] for r in records} == set(first)
+    for record in records:
+        n = first[record["question_id"]]["n_players"]
+        assert record["ranking"] == first[record["question_id"]]["ranking"]
+        assert record["n_calls"] == (2 * n if n > 1 else 2)  # empty, full, and n-1 inner points per curve
+        # same model, same full image, same answer: the curves start where the attribution did
+        assert record["coalition_values"][1] == pytest.approx(first[record["question_id"]]["value_full"])
+    for name in ("deletion_auc", "insertion_auc"):
+        assert np.isfinite(run.metric("pixelshap_coco_faithfulness", name))

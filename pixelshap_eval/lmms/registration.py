@@ -14,9 +14,8 @@ import os
 from importlib import resources
 from typing import Any
 
-from lmms_eval.models.registry_v2 import ModelManifest
-
-MODEL_MANIFESTS = [ModelManifest(model_id="pixelshap_hf", simple_class_path="pixelshap_eval.lmms.hf_model.PixelShapHF")]
+# model id -> class path of the plugin's simple (non-chat) lmms-eval models
+MODEL_CLASSES = {"pixelshap_hf": "pixelshap_eval.lmms.hf_model.PixelShapHF"}
 
 
 def tasks_dir() -> str:
@@ -24,10 +23,12 @@ def tasks_dir() -> str:
     return str(resources.files("pixelshap_eval.tasks"))
 
 
-def register() -> list[ModelManifest]:
-    """Entry point of the `lmms_eval.models` group."""
+def register() -> list:
+    """Entry point of the `lmms_eval.models` group: hooks the task manager, returns the models."""
+    from lmms_eval.models.registry_v2 import ModelManifest  # imported here: lmms_eval.models runs this
+
     install_task_hooks()
-    return MODEL_MANIFESTS
+    return [ModelManifest(model_id=name, simple_class_path=path) for name, path in MODEL_CLASSES.items()]
 
 
 def install_task_hooks() -> None:

@@ -1,0 +1,60 @@
+"""Task settings: the YAML block, budgets, and the PIXELSHAP_CONFIG run-time overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from pixelshap_eval.lmms.config import ENV_VAR, AttributionConfig, budget_for, load_config, overrides_for
+
+
+@pytest.mark.parametrize(
+    ("budget", "n", "expected"),
+    [(64, 5, 64), ("64", 5, 64), ("auto", 5, None), ("2n+2", 5, 12), ("n", 7, 7), ("3n", 4, 12), ("4 n + 1", 2, 9)],
+)
+def test_budget_formulas(budget, n, expected):
+    assert budget_for(budget, n) == expected
+
+
+def test_budget_formula_errors_say_what_is_understood():
+    with pytest.raises(ValueError, match="formula like '2n\\+2'"):
+        budget_for("n^2", 4)
+
+
+def test_inline_overrides_apply_globally_and_per_task():
+    spec = "budget=64,seed=3,pixelshap_human.estimator=permutation,pixelshap_coco.budget=8"
+    assert overrides_for("pixelshap_coco", spec) == {"budget": 8, "seed": 3}
+    assert overrides_for("pixelshap_human", spec) == {"budget": 64, "seed": 3, "estimator": "permutation"}
+
+
+def test_file_overrides(tmp_path):
+    path = tmp_path / "pixelshap.yaml"
+    path.write_text("fill: blur\npixelshap_coco:\n  strategy: precise\n")
+    config = load_config("pixelshap_coco", {"strategy": "bboa", "fill": "black"}, {ENV_VAR: str(path)})
+    assert (config.strategy, config.fill) == ("precise", "blur")
+    other = load_config("pixelshap_coco_bbox", {"strategy": "bbox"}, {ENV_VAR: str(path)})
+    assert (other.strategy, other.fill) == ("bbox", "blur")
+
+
+def test_types_are_coerced_from_text():
+    config = load_config("t", {}, {ENV_VAR: "heatmaps=false,max_players=4,budget=2n+2"})
+    assert config.heatmaps is False and config.max_players == 4 and budget_for(config.budget, 3) == 8
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("bugdet=4", "unknown pixelshap option"),
+        ("value=probability", "value='probability' is not one of"),
+        ("budget", "is not key=value"),
+        ("reference=gold", "reference=gold needs value=logprob"),
+        ("/no/such/file.yaml", "does not exist"),
+    ],
+)
+def test_bad_overrides_give_one_clear_error(spec, message):
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        load_config("pixelshap_coco", {}, {ENV_VAR: spec})
+
+
+def test_defaults_are_greedy_and_reproducible():
+    config = AttributionConfig()
+    assert config.seed == 0 and config.value == "similarity" and config.strategy == "bboa"

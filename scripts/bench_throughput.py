@@ -1,0 +1,124 @@
+"""Coalitions per second through lmms-eval: the plugin's batched `pixelshap_hf` adapter at batch
+sizes 1, 8 and 32 against lmms-eval's bundled `llava_hf` (batch size 1), on the same tiny model
+and documents, in one run; plus where the wall time goes (model, masking, embedding, the rest).
+
+    python scripts/bench_throughput.py [--docs 4] [--budget 48] [--family llava]
+
+The COCO object-importance set is built from ../shared/data (or $PIXELSHAP_SHARED_DATA) into a
+temporary folder; the model is a tiny random model of the given family (bundled llava_hf takes
+LLaVA models only). Timings are wall-clock on this machine, compared side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+from lmms_eval.evaluator import simple_evaluate  # noqa: E402
+
+from pixelshap_eval.data.coco import build_coco_set  # noqa: E402
+from pixelshap_eval.lmms import task as task_module  # noqa: E402
+from pixelshap_eval.lmms.hf_model import PixelShapHF  # noqa: E402
+from pixelshap_eval.testing.tiny_models import save_tiny_model  # noqa: E402
+from pixelshap_eval.values import TextEmbedder  # noqa: E402
+
+TASK = "pixelshap_coco"
+
+
+class Stopwatch:
+    """Accumulates wall time of wrapped callables by name (outermost call only)."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    @contextmanager
+    def wrapped(self, owner, attribute: str, name: str):
+        original = getattr(owner, attribute)
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.totals[name] += time.perf_counter() - start
+                self.calls[name] += 1
+
+        setattr(owner, attribute, timed)
+        try:
+            yield
+        finally:
+            setattr(owner, attribute, original)
+
+
+def shared_data() -> Path:
+    for candidate in (os.environ.get("PIXELSHAP_SHARED_DATA"), Path(__file__).resolve().parents[2] / "shared" / "data", "/work/shared/data"):
+        if candidate and (Path(candidate) / "coco_tiny").is_dir():
+            return Path(candidate)
+    raise SystemExit("real data not found: set PIXELSHAP_SHARED_DATA to the folder holding coco_tiny/")
+
+
+def run_one(label: str, model, model_module, docs: int) -> dict:
+    """Evaluate the task with a loaded lmms-eval model; time the parts."""
+    watch = Stopwatch()
+    with (
+        watch.wrapped(model_module, "generate", "model"),
+        watch.wrapped(task_module.AttributionTask, "masked_image", "masking"),
+        watch.wrapped(TextEmbedder, "embed", "embedding"),
+    ):
+        start = time.perf_counter()
+        simple_evaluate(model=model, tasks=[TASK], limit=docs, bootstrap_iters=0, gen_kwargs="max_new_tokens=8")
+        wall = time.perf_counter() - start
+    calls = watch.calls["masking"]  # one masked image per coalition request
+    return {"label": label, "calls": calls, "wall": wall, **{k: watch.totals.get(k, 0.0) for k in ("model", "masking", "embedding")}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, default=4, help="documents per configuration")
+    parser.add_argument("--budget", type=int, default=48, help="model calls per document")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32])
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="pixelshap-bench-"))
+    coco = shared_data() / "coco_tiny"
+    build_coco_set(coco / "annotations" / "instances_val2017.json", coco / "val2017").save(work / "data" / "coco")
+    os.environ["PIXELSHAP_DATA_DIR"] = str(work / "data")
+    os.environ["PIXELSHAP_CONFIG"] = f"budget={args.budget},max_players=8,heatmaps=false"
+    model_dir = save_tiny_model("llava", work / "model")
+    embedder = task_module._EMBEDDERS.setdefault(None, TextEmbedder())
+    embedder.embed(["warm up"])  # load outside the timings
+
+    rows = []
+    from lmms_eval.models.chat.llava_hf import LlavaHf
+
+    bundled = LlavaHf(pretrained=str(model_dir), device="cpu", device_map="cpu", dtype="float32", batch_size=1)
+    rows.append(run_one("llava_hf (bundled), batch 1", bundled, bundled._model, args.docs))
+    for batch_size in args.batch_sizes:
+        ours = PixelShapHF(pretrained=str(model_dir), device="cpu", dtype="float32", batch_size=batch_size)
+        rows.append(run_one(f"pixelshap_hf, batch {batch_size}", ours, ours.runner.model, args.docs))
+
+    baseline = rows[0]["calls"] / rows[0]["wall"]
+    print(f"\n{args.docs} documents x up to {args.budget} coalitions, tiny random LLaVA, CPU threads: {os.cpu_count()}\n")
+    print("| path | coalitions | wall s | coalitions/s | vs llava_hf | model % | masking % | embedding % | other % |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        rate = row["calls"] / row["wall"]
+        shares = {k: 100 * row[k] / row["wall"] for k in ("model", "masking", "embedding")}
+        other = 100 - sum(shares.values())
+        print(
+            f"| {row['label']} | {row['calls']} | {row['wall']:.1f} | {rate:.1f} | {rate / baseline:.2f}x | "
+            f"{shares['model']:.0f} | {shares['masking']:.0f} | {shares['embedding']:.0f} | {other:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

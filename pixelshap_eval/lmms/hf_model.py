@@ -51,7 +51,7 @@ class PixelShapHF(lmms):
         if accelerator.num_processes > 1:
             device = f"cuda:{accelerator.local_process_index}" if torch.cuda.is_available() else "cpu"
             device_map = None
-            self._rank, self._world_size = accelerator.local_process_index, accelerator.num_processes
+            self._rank, self._world_size = accelerator.process_index, accelerator.num_processes
         elif device is None and device_map is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.accelerator = accelerator
@@ -68,6 +68,10 @@ class PixelShapHF(lmms):
     @property
     def model(self):
         return self._model
+
+    @property
+    def device(self) -> torch.device:
+        return self.runner.device
 
     def generate_until(self, requests: list[Instance]) -> list[str]:
         answers: list[str | None] = [None] * len(requests)

@@ -19,6 +19,7 @@ from pixelshap_eval.data.cards import BuiltSet, check_output_folder
 from pixelshap_eval.data.coco import CocoSelection, build_coco_set
 from pixelshap_eval.data.human import build_human_set
 from pixelshap_eval.data.locate import DATA_DIR_ENV
+from pixelshap_eval.data.photos import DEFAULT_QUESTION, PHOTOS, build_photos_set
 from pixelshap_eval.data.openai_questions import (
     DEFAULT_BASE_URL,
     ChatEndpoint,
@@ -33,7 +34,7 @@ BUILD_ERRORS = (FileNotFoundError, FileExistsError, ValueError, MissingAPIKeyErr
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "build",
-        help="build a dataset (coco, human, attention) into a folder",
+        help="build a dataset (coco, human, attention, synth, photos) into a folder",
         description=f"Build one dataset into --out; the tasks find it at ${DATA_DIR_ENV}/<set>.",
     )
     sets = parser.add_subparsers(dest="set_name", metavar="SET", required=True)
@@ -168,8 +169,17 @@ def _add_attention(sets: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
+def _add_photos(sets: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = sets.add_parser("photos", help="real photos shipped inside scikit-image/scikit-learn (for the demo)")
+    parser.add_argument("--names", nargs="+", default=list(PHOTOS), choices=sorted(PHOTOS), help="photos to include")
+    parser.add_argument("--question", default=DEFAULT_QUESTION, help="the question asked of every photo")
+    parser.set_defaults(build=lambda args: build_photos_set(tuple(args.names), args.question))
+    return parser
+
+
 SET_PARSERS: tuple[Callable[[argparse._SubParsersAction], argparse.ArgumentParser], ...] = (
     _add_coco,
     _add_human,
     _add_attention,
+    _add_photos,
 )

@@ -2,7 +2,8 @@
 
 Colours are diverging and symmetric around zero (red: the region supports the answer; blue:
 it works against it), scaled by the largest |value| of the image, so zero always looks neutral.
-The target object's box is drawn in green, the top-ranked player's box dashed in yellow.
+The target object's box is drawn in green, the top-ranked player's box dashed in yellow (only
+when the values rank anyone first: all-equal values have no top player).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def overlay(
     result = Image.fromarray(np.clip(mixed * 255.0 + 0.5, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(result)
     width = max(1, round(max(base.size) / 160))
-    if len(values):
+    if len(values) and np.ptp(np.asarray(values, dtype=float)) > 0:
         top = regions[int(np.argmax(values))].box
         _dashed_box(draw, top, TOP_COLOUR, width)
     if target_box is not None:

@@ -294,6 +294,19 @@ def banzhaf_from_table(table: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+class _SamplingEstimator(Estimator):
+    """Budget rules shared by the sampling estimators: at least the fixed rows (empty, full,
+    leave-one-outs), by default 16 calls per player plus the empty and full image."""
+
+    def min_budget(self, n_players: int) -> int:
+        _check_n_players(n_players)
+        return min(_total_coalitions(n_players), _base_rows_count(n_players))
+
+    def default_budget(self, n_players: int) -> int:
+        _check_n_players(n_players)
+        return min(_total_coalitions(n_players), SAMPLING_CALLS_PER_PLAYER * n_players + 2)
+
+
 class ExactShapley(Estimator):
     """Exact Shapley values from all 2^n coalitions (n <= 14); standard errors are 0."""
 
@@ -338,7 +351,7 @@ def _kernel_layer_mass(n_players: int, size: int) -> float:
     return (n_players - 1) / (size * (n_players - size))
 
 
-class KernelShap(Estimator):
+class KernelShap(_SamplingEstimator):
     """KernelSHAP for the Shapley value, with the efficiency constraint enforced exactly.
 
     Plan (shap-library style): complete coalition-size layers are enumerated in pairs: sizes 1
@@ -370,14 +383,6 @@ class KernelShap(Estimator):
         if jackknife_groups < 2:
             raise ValueError(f"jackknife_groups must be at least 2, got {jackknife_groups}")
         self.jackknife_groups = jackknife_groups
-
-    def min_budget(self, n_players: int) -> int:
-        _check_n_players(n_players)
-        return min(_total_coalitions(n_players), _base_rows_count(n_players))
-
-    def default_budget(self, n_players: int) -> int:
-        _check_n_players(n_players)
-        return min(_total_coalitions(n_players), SAMPLING_CALLS_PER_PLAYER * n_players + 2)
 
     def plan(self, n_players: int, budget: int | None = None, rng: Seed = 0) -> Coalitions:
         n = n_players
@@ -517,7 +522,7 @@ def _efficient_least_squares(a: np.ndarray, b: np.ndarray, total: float, basis: 
     return phi + (total - phi.sum()) / n
 
 
-class PermutationShapley(Estimator):
+class PermutationShapley(_SamplingEstimator):
     """Permutation sampling of the Shapley value with antithetic permutations.
 
     Each random order of the players is drawn together with its reverse; a player's estimate
@@ -538,10 +543,6 @@ class PermutationShapley(Estimator):
         if n_players == 1:
             return 2
         return min(_total_coalitions(n_players), 3 * n_players - 2)
-
-    def default_budget(self, n_players: int) -> int:
-        _check_n_players(n_players)
-        return min(_total_coalitions(n_players), SAMPLING_CALLS_PER_PLAYER * n_players + 2)
 
     def plan(self, n_players: int, budget: int | None = None, rng: Seed = 0) -> Coalitions:
         n = n_players
@@ -612,7 +613,7 @@ class LeaveOneOut(Estimator):
         return self._attribution(coalitions, values, phi, np.zeros(n))
 
 
-class MonteCarloBanzhaf(Estimator):
+class MonteCarloBanzhaf(_SamplingEstimator):
     """Monte Carlo BANZHAF values (not Shapley): the mean of v(S with i) - v(S without i) over
     uniformly random S, estimated with maximum sample reuse (Wang & Jia 2023): mean v over the
     drawn coalitions containing i minus mean v over those without i.
@@ -625,14 +626,6 @@ class MonteCarloBanzhaf(Estimator):
     """
 
     name = "banzhaf"
-
-    def min_budget(self, n_players: int) -> int:
-        _check_n_players(n_players)
-        return min(_total_coalitions(n_players), _base_rows_count(n_players))
-
-    def default_budget(self, n_players: int) -> int:
-        _check_n_players(n_players)
-        return min(_total_coalitions(n_players), SAMPLING_CALLS_PER_PLAYER * n_players + 2)
 
     def plan(self, n_players: int, budget: int | None = None, rng: Seed = 0) -> Coalitions:
         n = n_players

@@ -72,14 +72,11 @@ def word_tokenizer(extra_special: list[str], words: tuple[str, ...] = _WORDS, ch
 
 def tiny_llava(seed: int = 0, image_size: int = 32, patch_size: int = 8):
     """(model, processor): a random LLaVA-1.5-architecture model (CLIP tower + Llama)."""
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+    from transformers import CLIPImageProcessor, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
     tokenizer = word_tokenizer(["<image>"], chat_template=LLAVA_TEMPLATE)
     config = LlavaConfig(
-        vision_config=CLIPVisionConfig(
-            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-            image_size=image_size, patch_size=patch_size, projection_dim=32,
-        ),
+        vision_config=_clip_config(image_size, patch_size),
         text_config=_llama_config(LlamaConfig, tokenizer),
         image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
         vision_feature_layer=-1,
@@ -98,15 +95,12 @@ def tiny_llava(seed: int = 0, image_size: int = 32, patch_size: int = 8):
 
 def tiny_llava_next(seed: int = 0, image_size: int = 32, patch_size: int = 8):
     """(model, processor): a random LLaVA-NeXT model (any-resolution tiles)."""
-    from transformers import CLIPVisionConfig, LlamaConfig, LlavaNextConfig, LlavaNextForConditionalGeneration, LlavaNextImageProcessor, LlavaNextProcessor
+    from transformers import LlamaConfig, LlavaNextConfig, LlavaNextForConditionalGeneration, LlavaNextImageProcessor, LlavaNextProcessor
 
     tokenizer = word_tokenizer(["<image>"], chat_template=LLAVA_TEMPLATE)
     pinpoints = [[image_size, image_size], [image_size, 2 * image_size], [2 * image_size, image_size]]
     config = LlavaNextConfig(
-        vision_config=CLIPVisionConfig(
-            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-            image_size=image_size, patch_size=patch_size, projection_dim=32,
-        ),
+        vision_config=_clip_config(image_size, patch_size),
         text_config=_llama_config(LlamaConfig, tokenizer),
         image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
         image_grid_pinpoints=pinpoints,
@@ -182,6 +176,15 @@ def save_tiny_model(family: str, out_dir: str | Path, seed: int = 0) -> Path:
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out
+
+
+def _clip_config(image_size: int, patch_size: int):
+    from transformers import CLIPVisionConfig
+
+    return CLIPVisionConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        image_size=image_size, patch_size=patch_size, projection_dim=32,
+    )
 
 
 def _llama_config(config_cls, tokenizer):

@@ -9,6 +9,9 @@ Two value functions:
   tokens, optionally only of its visually relevant ones (`answer_logprob`,
   `visually_relevant_tokens`, as in iGOS++ for LVLMs), read from lmms-eval's loglikelihood
   results with `parse_loglikelihood`.
+
+`similarity_value` and `logprob_value` bind either one to a model (e.g. `HFRunner`), an image
+and a question, giving the batched `ask(images) -> values` that `explain()` takes.
 """
 
 from __future__ import annotations
@@ -25,11 +28,6 @@ import numpy as np
 
 class Embedder(Protocol):
     """Anything that maps texts to L2-normalised embeddings, one row per text."""
-
-    def clear_cache(self) -> None:
-        """Forget every cached embedding (the model stays loaded)."""
-        with self._lock:
-            self._cache.clear()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -220,3 +218,52 @@ def _number(value: Any, result: Any) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.number)):
         raise TypeError(f"loglikelihood result {result!r}: the log-probability {value!r} is not a number")
     return float(value)
+
+
+class AnswerModel(Protocol):
+    """What the value builders need of a model (`pixelshap_eval.hf_runner.HFRunner` is one)."""
+
+    def generate(self, images: Sequence[Any], questions: Sequence[str]) -> list[str]: ...
+
+    def score(self, images: Sequence[Any], questions: Sequence[str], continuations: Sequence[str]) -> list[Any]: ...
+
+
+def similarity_value(model: AnswerModel, image: Any, question: str, embedder: Embedder | None = None):
+    """`ask(images) -> values`: similarity of the answer on each image to the full-image answer."""
+    embedder = embedder if embedder is not None else TextEmbedder()
+    reference = model.generate([image], [question])[0]
+
+    def ask(images: Sequence[Any]) -> np.ndarray:
+        return similarity_values(reference, model.generate(list(images), [question] * len(images)), embedder)
+
+    return ask
+
+
+def logprob_value(
+    model: AnswerModel,
+    image: Any,
+    question: str,
+    answer: str | None = None,
+    relevant_only: bool = False,
+    threshold: float = 1.0,
+    blur_radius: float = 10.0,
+):
+    """`ask(images) -> values`: summed log-probability of `answer` (default: the model's own
+    full-image answer) on each image; with `relevant_only`, of its visually relevant tokens,
+    chosen once on the full image against a Gaussian-blurred copy (`visually_relevant_tokens`)."""
+    from PIL import ImageFilter
+
+    reference = answer if answer is not None else model.generate([image], [question])[0]
+    if not reference:
+        raise ValueError("the reference answer is empty: pass answer=... (the model said nothing on the full image)")
+    relevant = None
+    if relevant_only:
+        blurred = image.filter(ImageFilter.GaussianBlur(blur_radius))
+        full, base = model.score([image, blurred], [question] * 2, [reference] * 2)
+        relevant = visually_relevant_tokens(full.token_logprobs, base.token_logprobs, threshold)
+
+    def ask(images: Sequence[Any]) -> np.ndarray:
+        scores = model.score(list(images), [question] * len(images), [reference] * len(images))
+        return np.array([answer_logprob(s.token_logprobs, relevant) for s in scores])
+
+    return ask

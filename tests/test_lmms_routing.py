@@ -85,3 +85,18 @@ def test_first_callable_wrappers_get_every_coalitions_own_image(data_env):
 def test_wrappers_that_reuse_one_doc_for_a_batch_are_refused(data_env):
     with pytest.raises(RuntimeError, match="without ever building their images"):
         simple_evaluate(model=FirstDocForTheBatch(batch_size=4), tasks=[TASK], limit=2, log_samples=True, bootstrap_iters=0)
+
+
+def test_plugin_adapter_runs_a_qwen_vl_model_both_phases(data_env, tiny_model_dirs):
+    """pixelshap_hf with a Qwen2-VL model (other chat template, image grid, per-token type ids):
+    the full-image answer is generated, then every coalition scored by log-probability."""
+    from pixelshap_eval.lmms.hf_model import PixelShapHF
+
+    model = PixelShapHF(pretrained=str(tiny_model_dirs("qwen2_vl")), device="cpu", dtype="float32", batch_size=8)
+    results = simple_evaluate(model=model, tasks=["pixelshap_coco_logprob"], limit=2, log_samples=True, bootstrap_iters=0, gen_kwargs="max_new_tokens=3")
+    records = [row["pixelshap"] for row in results["samples"]["pixelshap_coco_logprob"]]
+    scored = [r for r in records if "values" in r]
+    assert scored and all(r["scored_answer"] == r["full_answer"] for r in scored)
+    for record in scored:
+        assert max(record["coalition_values"]) <= 0.0
+        assert np.isclose(sum(record["values"]), record["value_full"] - record["value_empty"], atol=1e-6)

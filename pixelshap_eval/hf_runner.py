@@ -6,9 +6,10 @@ request. Used by the `pixelshap_hf` lmms-eval adapter and by `explain()` users d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,7 +53,7 @@ class HFRunner:
         device_map: str | dict | None = None,
         batch_size: int = 32,
         **model_kwargs: Any,
-    ) -> "HFRunner":
+    ) -> HFRunner:
         """Load model and processor from a folder or Hub id (offline runs need a local folder)."""
         from transformers import AutoModelForImageTextToText, AutoProcessor
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from datasets import load_from_disk
+from lmms_runs import run_lmms
 from PIL import Image
 
-from lmms_runs import run_lmms
 from pixelshap_eval.hf_runner import HFRunner
 from pixelshap_eval.lmms.documents import doc_to_text
 

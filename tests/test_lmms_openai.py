@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 from datasets import load_from_disk
+from lmms_runs import run_lmms
 from PIL import Image
 
-from lmms_runs import run_lmms
 from pixelshap_eval.lmms.config import load_config
 from pixelshap_eval.lmms.documents import doc_players, doc_seed
 from pixelshap_eval.masking import mask_image

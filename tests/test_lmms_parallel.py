@@ -7,7 +7,6 @@ import socket
 import sys
 
 import pytest
-
 from lmms_runs import run_lmms
 
 pytestmark = pytest.mark.e2e

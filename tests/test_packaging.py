@@ -11,8 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from lmms_runs import run_lmms
+
 from pixelshap_eval.lmms.registration import tasks_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

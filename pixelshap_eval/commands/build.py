@@ -19,7 +19,6 @@ from pixelshap_eval.data.cards import BuiltSet, check_output_folder
 from pixelshap_eval.data.coco import CocoSelection, build_coco_set
 from pixelshap_eval.data.human import build_human_set
 from pixelshap_eval.data.locate import DATA_DIR_ENV
-from pixelshap_eval.data.photos import DEFAULT_QUESTION, PHOTOS, build_photos_set
 from pixelshap_eval.data.openai_questions import (
     DEFAULT_BASE_URL,
     ChatEndpoint,
@@ -27,6 +26,7 @@ from pixelshap_eval.data.openai_questions import (
     MissingAPIKeyError,
     QuestionGenerationError,
 )
+from pixelshap_eval.data.photos import DEFAULT_QUESTION, PHOTOS, build_photos_set
 
 BUILD_ERRORS = (FileNotFoundError, FileExistsError, ValueError, MissingAPIKeyError, QuestionGenerationError)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+
 import numpy as np
 from datasets import Dataset, DatasetDict
 from PIL import Image
@@ -90,7 +91,7 @@ def _card_text(names: tuple[str, ...]) -> CardText:
         provenance="Built by `pixelshap-eval build photos` from the sample images of installed packages (no download).",
         licences=credits,
         selection="Every listed photo, converted to RGB and stored as PNG. No objects are annotated: `objects` is empty "
-        "and the target is a placeholder (`target_index` -1).",
+        "and there is no target (`target_index` is -1 and the target's fields are empty).",
         fields={"question": "asked of every photo", "objects": "empty: players are grid cells laid by the task"},
     )
 

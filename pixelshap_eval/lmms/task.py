@@ -16,8 +16,9 @@ import copy
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any, Callable, Hashable
+from typing import Any
 
 import numpy as np
 from datasets import DatasetDict

@@ -8,8 +8,8 @@ when the values rank anyone first: all-equal values have no top player).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 

@@ -95,7 +95,13 @@ def tiny_llava(seed: int = 0, image_size: int = 32, patch_size: int = 8):
 
 def tiny_llava_next(seed: int = 0, image_size: int = 32, patch_size: int = 8):
     """(model, processor): a random LLaVA-NeXT model (any-resolution tiles)."""
-    from transformers import LlamaConfig, LlavaNextConfig, LlavaNextForConditionalGeneration, LlavaNextImageProcessor, LlavaNextProcessor
+    from transformers import (
+        LlamaConfig,
+        LlavaNextConfig,
+        LlavaNextForConditionalGeneration,
+        LlavaNextImageProcessor,
+        LlavaNextProcessor,
+    )
 
     tokenizer = word_tokenizer(["<image>"], chat_template=LLAVA_TEMPLATE)
     pinpoints = [[image_size, image_size], [image_size, 2 * image_size], [2 * image_size, image_size]]

@@ -71,7 +71,10 @@ case "$mode" in
       if [ "$(id -u)" = 0 ]; then apt_get="apt-get"; else apt_get="sudo apt-get"; fi
       $apt_get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $apt_get install -y -qq --no-install-recommends chromium >/dev/null
     fi
-    exec python -m pytest "$@" ;;
+    # two workers on the two cores, each test file on one worker (session fixtures stay per file
+    # group), one BLAS/OpenMP thread per process so the workers do not oversubscribe the cores
+    export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+    exec python -m pytest -n "${PIXELSHAP_TEST_WORKERS:-2}" --dist loadfile "$@" ;;
   exec)
     exec "$@" ;;
   *)

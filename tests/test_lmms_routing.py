@@ -100,3 +100,25 @@ def test_plugin_adapter_runs_a_qwen_vl_model_both_phases(data_env, tiny_model_di
     for record in scored:
         assert max(record["coalition_values"]) <= 0.0
         assert np.isclose(sum(record["values"]), record["value_full"] - record["value_empty"], atol=1e-6)
+
+
+def test_a_document_that_fails_to_score_keeps_the_rest_of_the_run(data_env, monkeypatch):
+    """One document's error is recorded in its sample row; the other documents are scored."""
+    from pixelshap_eval.lmms.task import ObjectAttributionTask
+
+    original = ObjectAttributionTask.score
+    calls = []
+
+    def fail_first(self, doc, *args):
+        calls.append(doc["question_id"])
+        if len(calls) == 1:
+            raise ValueError("broken document")
+        return original(self, doc, *args)
+
+    monkeypatch.setattr(ObjectAttributionTask, "score", fail_first)
+    results = simple_evaluate(model=FirstCallableForTheBatch(), tasks=[TASK], limit=2, log_samples=True, bootstrap_iters=0)
+    records = [row["pixelshap"] for row in results["samples"][TASK]]
+    failed = [r for r in records if "error" in r]
+    assert len(failed) == 1 and failed[0]["error"] == "ValueError: broken document" and failed[0]["coalition_values"]
+    assert any("values" in r for r in records)
+    assert "recall_at_1,none" in results["results"][TASK]

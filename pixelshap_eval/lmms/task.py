@@ -25,6 +25,7 @@ from datasets import DatasetDict
 from datasets import Image as ImageFeature
 from lmms_eval.api.instance import Instance
 from lmms_eval.api.task import ConfigurableTask
+from loguru import logger as eval_logger
 from PIL import Image
 
 from pixelshap_eval.data.locate import load_pixelshap_dataset
@@ -191,7 +192,13 @@ class AttributionTask(ConfigurableTask):
         if self.settings.value == "similarity" and not full_answer:
             record["skipped"] = "the model gave an empty answer on the full image; nothing to compare with"
             return {"pixelshap": record}
-        scores, details = self.evaluate(doc, players, plan, values)
+        try:
+            scores, details = self.evaluate(doc, players, plan, values)
+        except Exception as error:  # one document's failure must not discard every other result of the run
+            eval_logger.warning(f"{self.config.task}: question {key} could not be scored: {type(error).__name__}: {error}")
+            record["error"] = f"{type(error).__name__}: {error}"
+            record["coalition_values"] = np.asarray(values, dtype=float).tolist()
+            return {"pixelshap": record}
         record.update(details)
         return {**scores, "pixelshap": record}
 

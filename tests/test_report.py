@@ -96,6 +96,7 @@ def test_report_is_self_contained_and_shows_the_runs(report):
     assert text.count('src="data:image/png;base64,') == 3  # the original and one overlay per run
     assert not re.search(r'(src|href)="(?!data:)', text), "the report must not reference any outside file or URL"
     assert "top: top right (0.700 ± 0.020)" in text and "answer: “blue”" in text
+    assert "all values equal (0.000): no player ranked first" in text  # the control run ranks nothing
 
 
 def test_load_run_needs_results(tmp_path):

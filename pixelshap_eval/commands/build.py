@@ -27,6 +27,7 @@ from pixelshap_eval.data.openai_questions import (
     QuestionGenerationError,
 )
 from pixelshap_eval.data.photos import DEFAULT_QUESTION, PHOTOS, build_photos_set
+from pixelshap_eval.data.synth import QUESTION_TYPES, build_synth_set
 
 BUILD_ERRORS = (FileNotFoundError, FileExistsError, ValueError, MissingAPIKeyError, QuestionGenerationError)
 
@@ -177,9 +178,19 @@ def _add_photos(sets: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
+def _add_synth(sets: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = sets.add_parser("synth", help="generated scenes whose answer depends on one object (the toy model's set)")
+    parser.add_argument("--n", type=_positive_int, default=100, help="scenes per question type (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="generator seed (default: %(default)s)")
+    parser.add_argument("--question-types", nargs="+", choices=QUESTION_TYPES, default=list(QUESTION_TYPES))
+    parser.set_defaults(build=lambda args: build_synth_set(args.n, args.seed, args.question_types))
+    return parser
+
+
 SET_PARSERS: tuple[Callable[[argparse._SubParsersAction], argparse.ArgumentParser], ...] = (
     _add_coco,
     _add_human,
     _add_attention,
+    _add_synth,
     _add_photos,
 )

@@ -19,13 +19,15 @@ DEFAULT_HUB_IDS: dict[str, str] = {
     "coco": "pixelshap-eval/coco-object-importance",
     "human": "pixelshap-eval/patchwise-human-attention",
     "synth": "pixelshap-eval/synthetic-scenes",
+    "photos": "pixelshap-eval/demo-photos",
 }
 
 # The arguments each set's build command needs besides --out.
 BUILD_ARGUMENTS: dict[str, str] = {
     "coco": "--annotations annotations/instances_val2017.json --images val2017",
     "human": "--annotations Human_Annotations.txt --images images",
-    "synth": "",
+    "synth": "--n 100",
+    "photos": "",
 }
 
 

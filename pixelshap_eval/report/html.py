@@ -125,6 +125,9 @@ def _caption(run: RunOutput, record: dict) -> str:
     lines = [f"<b>{html.escape(run.label)}</b>", f"answer: “{html.escape(str(record.get('full_answer', '')))}”"]
     if "skipped" in record:
         lines.append(html.escape(record["skipped"]))
+    elif record.get("values") and max(record["values"]) == min(record["values"]):
+        lines.append(f"all values equal ({record['values'][0]:.3f}): no player ranked first")
+        lines.append(f"{record.get('n_calls')} model calls, {html.escape(str(record.get('estimator')))}")
     elif record.get("ranking"):
         top = record["ranking"][0]
         label = record["players"][top]["label"] if record.get("players") else str(top)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
+
+from pixelshap_eval.toy.tokenizer import word_level_tokenizer
 
 FAMILIES = ("llava", "llava_next", "qwen2_vl", "qwen2_5_vl")
 
@@ -51,23 +52,9 @@ _QWEN_SPECIAL = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end
 
 
 def word_tokenizer(extra_special: list[str], words: tuple[str, ...] = _WORDS, chat_template: str | None = None) -> PreTrainedTokenizerFast:
-    """A word-level fast tokenizer (left padding, `</s>` as end of sequence)."""
-    special = ["<pad>", "<unk>", "<s>", "</s>", *extra_special]
-    vocab = {token: i for i, token in enumerate([*special, *_PUNCTUATION, "USER", "ASSISTANT", *words])}
-    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    backend.decoder = decoders.WordPiece(prefix="##")
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        padding_side="left",
-        extra_special_tokens=extra_special,
-        chat_template=chat_template,
-    )
-    return tokenizer
+    """A word-level fast tokenizer over a small English vocabulary (left padding, `</s>` ends answers)."""
+    tokens = ["<pad>", "<unk>", "<s>", "</s>", *extra_special, *_PUNCTUATION, "USER", "ASSISTANT", *words]
+    return word_level_tokenizer(tokens, extra_special, chat_template=chat_template)
 
 
 def tiny_llava(seed: int = 0, image_size: int = 32, patch_size: int = 8):

@@ -10,6 +10,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,15 @@ class Region:
     def area(self) -> int:
         """Number of pixels in the mask."""
         return int(self.mask.sum())
+
+    @cached_property
+    def pixel_bounds(self) -> tuple[slice, slice]:
+        """(rows, cols) slices of the tightest window holding the mask's pixels (empty when the
+        mask is), so that work on a small region touches only its window of a large image."""
+        rows, cols = np.flatnonzero(self.mask.any(axis=1)), np.flatnonzero(self.mask.any(axis=0))
+        if len(rows) == 0:
+            return slice(0, 0), slice(0, 0)
+        return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
 
     @property
     def size(self) -> tuple[int, int]:

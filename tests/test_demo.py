@@ -4,9 +4,9 @@ through the real lmms-eval pipeline, the randomisation check, and the report in 
 from __future__ import annotations
 
 import pytest
+from test_report import screenshot
 
 from pixelshap_eval.demo import DemoSettings, run_demo, summary_lines
-from test_report import screenshot
 
 pytestmark = pytest.mark.e2e
 

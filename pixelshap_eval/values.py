@@ -89,12 +89,7 @@ class TextEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dimension) float32 L2-normalised embeddings; new texts are encoded in
         batches of `batch_size`, texts seen before come from the cache."""
-        if isinstance(texts, str):
-            raise TypeError("embed takes a sequence of texts; wrap a single text in a list")
-        texts = list(texts)
-        for text in texts:
-            if not isinstance(text, str):
-                raise TypeError(f"embed takes strings, got {type(text).__name__}: {text!r}")
+        texts = _strings(texts, "embed takes", "texts")
         with self._lock:
             new = list(dict.fromkeys(text for text in texts if text not in self._cache))
             if new:
@@ -111,6 +106,17 @@ class TextEmbedder:
             return np.stack([self._cache[text] for text in texts])
 
 
+def _strings(items: Sequence[str], lead: str, name: str) -> list[str]:
+    """`items` as a list, after checking it is a sequence of strings (not one string)."""
+    if isinstance(items, str):
+        raise TypeError(f"{lead} a sequence of {name}; wrap a single one in a list")
+    items = list(items)
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"{lead} strings, got {type(item).__name__}: {item!r}")
+    return items
+
+
 def similarity_values(reference: str, answers: Sequence[str], embedder: Embedder) -> np.ndarray:
     """Cosine similarity of each answer's embedding to the reference answer's (the answer on the
     full image), one float per answer.
@@ -124,12 +130,7 @@ def similarity_values(reference: str, answers: Sequence[str], embedder: Embedder
         raise ValueError(
             f"the reference (full-image) answer is empty ({reference!r}): similarity values need a non-empty reference"
         )
-    if isinstance(answers, str):
-        raise TypeError("answers must be a sequence of strings; wrap a single answer in a list")
-    answers = list(answers)
-    for answer in answers:
-        if not isinstance(answer, str):
-            raise TypeError(f"answers must be strings, got {type(answer).__name__}: {answer!r}")
+    answers = _strings(answers, "answers must be", "strings")
     spoken = [i for i, answer in enumerate(answers) if answer.strip() and answer != reference]
     similarity = np.array([1.0 if answer == reference else 0.0 for answer in answers])
     if spoken:

@@ -51,3 +51,20 @@ def test_faithfulness_without_rankings_says_how_to_give_them(manager, monkeypatc
     monkeypatch.delenv("PIXELSHAP_CONFIG", raising=False)
     with pytest.raises(ValueError, match="PIXELSHAP_CONFIG='rankings="):
         get_task_dict(["pixelshap_coco_faithfulness"], manager)
+
+
+def test_task_yamls_name_the_documented_hub_ids():
+    """The Hub ids in the task YAMLs are the ones the locator and the README document."""
+    import yaml
+
+    from pixelshap_eval.data.locate import DEFAULT_HUB_IDS
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
+    for path in [*TASKS_DIR.glob("*.yaml"), *TASKS_DIR.glob("*_yaml")]:
+        config = yaml.load(path.read_text(), Loader=Loader)
+        if "dataset_path" in config:
+            dataset = (config.get("pixelshap") or {}).get("dataset", "human" if "human" in path.name else "coco")
+            assert config["dataset_path"] == DEFAULT_HUB_IDS[dataset], path.name

@@ -87,7 +87,7 @@ class PixelShapHF(lmms):
             hf_kwargs = _generation_kwargs(gen_kwargs)
             for start in range(0, len(indices), self.runner.batch_size):
                 chunk = indices[start : start + self.runner.batch_size]
-                images, questions = zip(*(self._image_and_question(requests[i], visual_at=2) for i in chunk))
+                images, questions = zip(*(self._image_and_question(requests[i]) for i in chunk))
                 texts = self.runner.generate(list(images), list(questions), max_new_tokens=max_new_tokens, until=until, **hf_kwargs)
                 for i, text in zip(chunk, texts):
                     answers[i] = text
@@ -100,7 +100,7 @@ class PixelShapHF(lmms):
         progress = tqdm(total=len(requests), desc="pixelshap_hf loglikelihood", disable=self.rank != 0)
         for start in range(0, len(requests), self.runner.batch_size):
             chunk = requests[start : start + self.runner.batch_size]
-            items = [self._image_and_question(r, visual_at=2) for r in chunk]
+            items = [self._image_and_question(r) for r in chunk]
             continuations = [self._continuation(r) for r in chunk]
             scored = iter(self.runner.score(
                 [im for (im, _), c in zip(items, continuations) if c],
@@ -119,8 +119,9 @@ class PixelShapHF(lmms):
         _, _, _, doc_id, task, split = request.args
         return self.task_dict[task][split][doc_id]
 
-    def _image_and_question(self, request: Instance, visual_at: int) -> tuple[Image.Image, str]:
-        visuals = request.args[visual_at](self._doc(request))
+    def _image_and_question(self, request: Instance) -> tuple[Image.Image, str]:
+        """The request's one image (its visual callable is args[2] in both request forms) and prompt."""
+        visuals = request.args[2](self._doc(request))
         visuals = visuals if isinstance(visuals, list) else [visuals]
         images = [v for v in visuals if isinstance(v, Image.Image)]
         if len(images) != 1 or len(visuals) != 1:

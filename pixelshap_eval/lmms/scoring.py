@@ -49,7 +49,7 @@ def plan_scores(attribution: Attribution, plan: Coalitions, values: np.ndarray) 
     if plan.has_leave_one_out:
         scores["similarity_drop"] = metrics.similarity_drop(float(values[1]), values[2 : n + 2], attribution.values)
     order = metrics.ranking(attribution.values)
-    scores.update(curve_scores(order, lambda mask: plan.index_of(mask), values))
+    scores.update(curve_scores(order, plan.index_of, values))
     return scores
 
 

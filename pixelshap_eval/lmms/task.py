@@ -225,7 +225,9 @@ class AttributionTask(ConfigurableTask):
             if not full_answer:
                 return full_answer, np.zeros(n_rows)
             with _EMBEDDER_LOCK:
-                embedder = _EMBEDDERS.setdefault(self.settings.embedder, TextEmbedder(self.settings.embedder))
+                if self.settings.embedder not in _EMBEDDERS:
+                    _EMBEDDERS[self.settings.embedder] = TextEmbedder(self.settings.embedder)
+                embedder = _EMBEDDERS[self.settings.embedder]
                 values = similarity_values(full_answer, answers, embedder)
             return full_answer, np.asarray(values, dtype=float)
         full_answer, scores = _text(results[0]), results[1:]

@@ -4,6 +4,7 @@ lmms-eval finds its tasks with no flags; `--include_path` keeps working as a fal
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -16,6 +17,7 @@ from lmms_runs import run_lmms
 from pixelshap_eval.lmms.registration import tasks_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+UV = shutil.which("uv") or "uv"  # the environment's own uv (pinned by the lock's test extra)
 TASK_FILES = sorted(p.name for p in (REPO_ROOT / "tasks").iterdir() if p.suffix == ".yaml" or p.name.endswith("_yaml"))
 
 
@@ -23,7 +25,7 @@ TASK_FILES = sorted(p.name for p in (REPO_ROOT / "tasks").iterdir() if p.suffix 
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO_ROOT)],
+        [UV, "build", "--wheel", "--no-build-isolation", "--python", sys.executable, "-q", "-o", str(out), str(REPO_ROOT)],
         check=True, capture_output=True, text=True,
     )
     return next(out.glob("pixelshap_eval-*.whl"))
@@ -40,7 +42,7 @@ def wheel_python(wheel, tmp_path_factory) -> Path:
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           check=True, capture_output=True, text=True).stdout.strip()
     Path(site, "_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site, str(wheel)], check=True)
+    subprocess.run([UV, "pip", "install", "-q", "--no-deps", "--target", site, str(wheel)], check=True)
     return python
 
 

@@ -6,13 +6,24 @@ lmms-eval 0.7.3 imports model entry points before it builds its task index, so `
 (2) tells each pixelshap task whether the model is a chat or a simple model, so that it
 builds requests in the form that model reads; and (3) registers the `pixelshap_hf` model.
 `--include_path <site-packages>/pixelshap_eval/tasks` keeps working as a fallback.
+
+This replaces two of lmms-eval's `TaskManager` methods, one of them private
+(`_load_individual_task_or_group`), so it is tied to the lmms-eval releases it was tested with:
+`register()` first checks the installed version against `SUPPORTED_LMMS_EVAL` and stops with one
+clear error otherwise (a `SystemExit`, because lmms-eval turns an ordinary exception from an
+entry point into a warning, and the run would then fail later with "task not found").
 """
 
 from __future__ import annotations
 
 import os
-from importlib import resources
+from importlib import metadata, resources
 from typing import Any
+
+from packaging.specifiers import SpecifierSet
+
+# the lmms-eval releases whose TaskManager internals the hooks below were tested against
+SUPPORTED_LMMS_EVAL = SpecifierSet("==0.7.3")
 
 # model id -> class path of the plugin's simple (non-chat) lmms-eval models
 MODEL_CLASSES = {"pixelshap_hf": "pixelshap_eval.lmms.hf_model.PixelShapHF"}
@@ -23,8 +34,29 @@ def tasks_dir() -> str:
     return str(resources.files("pixelshap_eval.tasks"))
 
 
+class UnsupportedLmmsEval(SystemExit):
+    """The installed lmms-eval is not one this plugin's task hooks were written for."""
+
+
+def installed_lmms_eval_version() -> str:
+    return metadata.version("lmms-eval")
+
+
+def check_lmms_eval_version() -> str:
+    """The installed lmms-eval version, or `UnsupportedLmmsEval` naming the supported range."""
+    version = installed_lmms_eval_version()
+    if version not in SUPPORTED_LMMS_EVAL:
+        raise UnsupportedLmmsEval(
+            f"pixelshap-eval: lmms-eval {version} is installed, but this pixelshap-eval supports lmms-eval "
+            f"{SUPPORTED_LMMS_EVAL} only (it hooks lmms-eval's TaskManager internals). "
+            f"Install a supported one: pip install 'lmms-eval{SUPPORTED_LMMS_EVAL}'"
+        )
+    return version
+
+
 def register() -> list:
     """Entry point of the `lmms_eval.models` group: hooks the task manager, returns the models."""
+    check_lmms_eval_version()
     from lmms_eval.models.registry_v2 import ModelManifest  # imported here: lmms_eval.models runs this
 
     install_task_hooks()

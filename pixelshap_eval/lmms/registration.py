@@ -4,7 +4,8 @@ lmms-eval 0.7.3 imports model entry points before it builds its task index, so `
 (1) adds the plugin's task folder to every `TaskManager`'s include path, making the
 `pixelshap_*` tasks visible to `lmms-eval` and `python -m lmms_eval` with no flags;
 (2) tells each pixelshap task whether the model is a chat or a simple model, so that it
-builds requests in the form that model reads; and (3) registers the `pixelshap_hf` model.
+builds requests in the form that model reads; and (3) registers the `pixelshap_hf` model and
+the `pixelshap_store` wrapper (any model, with a durable response store).
 `--include_path <site-packages>/pixelshap_eval/tasks` keeps working as a fallback.
 
 This replaces two of lmms-eval's `TaskManager` methods, one of them private
@@ -26,7 +27,10 @@ from packaging.specifiers import SpecifierSet
 SUPPORTED_LMMS_EVAL = SpecifierSet("==0.7.3")
 
 # model id -> class path of the plugin's simple (non-chat) lmms-eval models
-MODEL_CLASSES = {"pixelshap_hf": "pixelshap_eval.lmms.hf_model.PixelShapHF"}
+MODEL_CLASSES = {
+    "pixelshap_hf": "pixelshap_eval.lmms.hf_model.PixelShapHF",
+    "pixelshap_store": "pixelshap_eval.lmms.stored_model.StoredResponses",
+}
 
 
 def tasks_dir() -> str:

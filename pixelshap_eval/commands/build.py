@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pixelshap_eval.data.attention import build_attention_set
 from pixelshap_eval.data.cards import BuiltSet, check_output_folder
+from pixelshap_eval.data.checks import check_output_location
 from pixelshap_eval.data.coco import CocoSelection, build_coco_set
 from pixelshap_eval.data.human import build_human_set
 from pixelshap_eval.data.locate import DATA_DIR_ENV
@@ -29,7 +30,7 @@ from pixelshap_eval.data.openai_questions import (
 from pixelshap_eval.data.photos import DEFAULT_QUESTION, PHOTOS, build_photos_set
 from pixelshap_eval.data.synth import QUESTION_TYPES, build_synth_set
 
-BUILD_ERRORS = (FileNotFoundError, FileExistsError, ValueError, MissingAPIKeyError, QuestionGenerationError)
+BUILD_ERRORS = (FileNotFoundError, FileExistsError, PermissionError, ValueError, MissingAPIKeyError, QuestionGenerationError)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run_build(args: argparse.Namespace) -> int:
     """Build, save and (optionally) push; a bad input prints one error line and returns 2."""
     try:
+        check_output_location(args.out)  # before any work: a bad --out must not cost a whole build
         check_output_folder(args.out, args.overwrite)
         built: BuiltSet = args.build(args)
         out = built.save(args.out, overwrite=args.overwrite)
@@ -123,8 +125,17 @@ def _add_coco(sets: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=ChatEndpoint.api_key_env,
         help="environment variable holding the key (default: %(default)s)",
     )
+    _add_skip_invalid(parser)
     parser.set_defaults(build=_build_coco)
     return parser
+
+
+def _add_skip_invalid(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--skip-invalid", action="store_true",
+        help="skip bad input (unreadable images, invalid annotations, ...) and count it in the summary and the card, "
+        "instead of stopping at the first problem (the default)",
+    )
 
 
 def _build_coco(args: argparse.Namespace) -> BuiltSet:
@@ -136,7 +147,8 @@ def _build_coco(args: argparse.Namespace) -> BuiltSet:
         writer = ChatQuestionWriter(endpoint)
     selection = CocoSelection(args.min_area_fraction, args.max_questions_per_image, args.seed)
     return build_coco_set(
-        args.annotations, args.images, selection, limit=args.limit, split=args.split, question_writer=writer
+        args.annotations, args.images, selection, limit=args.limit, split=args.split, question_writer=writer,
+        skip_invalid=args.skip_invalid,
     )
 
 
@@ -149,7 +161,8 @@ def _add_human(sets: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--annotations", type=Path, required=True, help="Human_Annotations.txt")
     parser.add_argument("--images", type=Path, required=True, help="the release's image folder")
     parser.add_argument("--limit", type=_positive_int, help="use only the first LIMIT rows of the file")
-    parser.set_defaults(build=lambda args: build_human_set(args.annotations, args.images, limit=args.limit))
+    _add_skip_invalid(parser)
+    parser.set_defaults(build=lambda args: build_human_set(args.annotations, args.images, limit=args.limit, skip_invalid=args.skip_invalid))
     return parser
 
 
@@ -164,8 +177,9 @@ def _add_attention(sets: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--source", help="name of the origin, for the card and the source column (default: the manifest's name)"
     )
     parser.add_argument("--license", default="other", help="Hub licence id of the set (default: %(default)s)")
+    _add_skip_invalid(parser)
     parser.set_defaults(
-        build=lambda args: build_attention_set(args.manifest, source=args.source, license_id=args.license)
+        build=lambda args: build_attention_set(args.manifest, source=args.source, license_id=args.license, skip_invalid=args.skip_invalid)
     )
     return parser
 

@@ -23,6 +23,7 @@ from datasets import Dataset, DatasetDict
 from PIL import Image as PILImage
 
 from pixelshap_eval.data.cards import EVALUATION_SPLIT, BuiltSet, CardText, render_card
+from pixelshap_eval.data.checks import SKIP_HINT, Problems, decode_image
 from pixelshap_eval.data.schema import ATTENTION_MAP_FEATURES, HUMAN_GRID
 from pixelshap_eval.players import PaddedSquare
 
@@ -63,7 +64,7 @@ def read_manifest(path: Path) -> list[AttentionEntry]:
         entries.append(
             AttentionEntry(
                 line=line,
-                image=path.parent / item["image"],
+                image=path.parent / item["image"],  # the user's own manifest: absolute or relative paths
                 question=item["question"],
                 map=path.parent / item["map"],
                 answer=str(item.get("answer", "")),
@@ -115,36 +116,42 @@ def _png_bytes(attention: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def build_attention_set(manifest: Path, source: str | None = None, license_id: str = "other") -> BuiltSet:
+def build_attention_set(manifest: Path, source: str | None = None, license_id: str = "other", skip_invalid: bool = False) -> BuiltSet:
     """Build an attention-map set from a manifest. `source` names the origin (the `source`
-    column and the card; default: the manifest's file name); `license_id` is its Hub licence id."""
+    column and the card; default: the manifest's file name); `license_id` is its Hub licence id.
+    Every image is decoded fully; with `skip_invalid` a row whose image or map is missing or
+    unreadable is skipped and counted rather than refused (`checks`)."""
     manifest = Path(manifest)
+    problems = Problems(skip=skip_invalid)
     entries = read_manifest(manifest)
     source = source or manifest.name
     missing = [str(p) for entry in entries for p in (entry.image, entry.map) if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(f"{len(missing)} file(s) named in {manifest} do not exist, e.g. {missing[:3]}")
+    if missing and not skip_invalid:
+        raise FileNotFoundError(f"{len(missing)} file(s) named in {manifest} do not exist, e.g. {missing[:3]}; {SKIP_HINT}")
     duplicates = [qid for qid, count in Counter(entry.question_id for entry in entries).items() if count > 1]
     if duplicates:
         raise ValueError(f"{manifest}: question_id values must be unique, repeated: {duplicates[:10]}")
 
     rows, resized_maps = [], 0
     for entry in entries:
-        with PILImage.open(entry.image) as image:
-            size = image.size
+        if not (entry.image.is_file() and entry.map.is_file()):
+            problems.found("image or map file missing", f"{manifest} line {entry.line}", "add the file")
+            continue
         try:
-            attention, resized = load_attention_map(entry.map, size)
+            decoded = decode_image(entry.image)
+            attention, resized = load_attention_map(entry.map, (decoded.width, decoded.height))
         except ValueError as error:
-            raise ValueError(f"{manifest} line {entry.line}: {error}") from None
+            problems.found("image or map that does not decode", f"{manifest} line {entry.line}", str(error))
+            continue
         resized_maps += resized
         grid_map = pool_to_grid(attention)
         rows.append(
             {
                 "question_id": entry.question_id,
-                "image": {"bytes": entry.image.read_bytes(), "path": entry.image.name},
+                "image": {"bytes": decoded.data, "path": entry.image.name},
                 "image_file": entry.image.name,
-                "width": size[0],
-                "height": size[1],
+                "width": decoded.width,
+                "height": decoded.height,
                 "question": entry.question,
                 "answer": entry.answer,
                 "attention_map": {"bytes": _png_bytes(attention), "path": entry.map.stem + ".png"},
@@ -153,10 +160,13 @@ def build_attention_set(manifest: Path, source: str | None = None, license_id: s
                 "source": source,
             }
         )
+    if not rows:
+        raise ValueError(f"no row of {manifest} is left to build; fix the problems counted: {problems.summary()}")
     counts = {
         "rows": len(rows),
-        "images": len({entry.image.resolve() for entry in entries}),
+        "images": len({row["image_file"] for row in rows}),
         "maps resized to their image": resized_maps,
+        **problems.summary(),
     }
     dataset = DatasetDict({EVALUATION_SPLIT: Dataset.from_list(rows, features=ATTENTION_MAP_FEATURES)})
     card = render_card(_card_text(manifest, source, license_id), ATTENTION_MAP_FEATURES, counts)

@@ -22,6 +22,7 @@ mask's pixel count (COCO's own `area` is the polygon area).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -30,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 from datasets import Dataset, DatasetDict
-from PIL import Image as PILImage
 from pycocotools import mask as mask_utils
 
 from pixelshap_eval.data.cards import EVALUATION_SPLIT, BuiltSet, CardText, render_card
+from pixelshap_eval.data.checks import Problems, box_problem, confined_path, decode_image
 from pixelshap_eval.data.schema import OBJECT_IMPORTANCE_FEATURES
 
 ACTION = ("action", "What is the {name} doing?")
@@ -127,36 +128,111 @@ class CocoSource:
     licenses: list[dict]
 
 
-def load_coco_instances(path: Path) -> CocoSource:
-    """Read and check a COCO instances JSON; every problem is one ValueError naming it."""
+def load_coco_instances(path: Path, problems: Problems | None = None) -> CocoSource:
+    """Read and check a COCO instances JSON. A broken file is one ValueError; a bad image entry or
+    annotation is refused or, with `problems.skip`, dropped and counted (an image with a bad
+    annotation is dropped whole, so no row ever has an incomplete set of players)."""
+    problems = problems or Problems()
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"COCO annotations file not found: {path}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path} is not valid JSON ({error}); pass a COCO instances_*.json file") from error
     required = ("images", "annotations", "categories")
     missing = [key for key in required if not isinstance(data, dict) or not isinstance(data.get(key), list)]
     if missing:
         raise ValueError(f"{path} is not a COCO instances file: no list {missing}")
     categories = {int(category["id"]): category for category in data["categories"]}
-    images = data["images"]
+    images = _valid_image_entries(path, data["images"], problems)
     image_ids = {int(image["id"]) for image in images}
     by_image: dict[int, list[dict]] = {image_id: [] for image_id in image_ids}
+    bad_images: set[int] = set()
+    annotation_ids = Counter(annotation.get("id") for annotation in data["annotations"] if isinstance(annotation, dict))
+    sizes = {int(image["id"]): (int(image["width"]), int(image["height"])) for image in images}
     for annotation in data["annotations"]:
-        if annotation.get("category_id") not in categories:
-            raise ValueError(
-                f"{path}: annotation {annotation.get('id')} has category_id {annotation.get('category_id')!r}, "
-                f"which is not among the file's categories {sorted(categories)}"
+        image_id = annotation.get("image_id") if isinstance(annotation, dict) else None
+        if image_id not in image_ids:
+            problems.found(
+                "annotation of an unknown image", f"{path}: annotation {_id_of(annotation)} (image_id {image_id!r})",
+                "give it the id of one of the file's images or remove it",
             )
-        if annotation.get("image_id") not in image_ids:
-            raise ValueError(
-                f"{path}: annotation {annotation.get('id')} refers to image_id {annotation.get('image_id')!r}, "
-                "which is not among the file's images"
-            )
-        by_image[int(annotation["image_id"])].append(annotation)
+            continue
+        problem = _annotation_problem(annotation, categories, sizes[image_id], annotation_ids)
+        if problem:
+            kind, detail = problem
+            problems.found(kind, f"{path}: annotation {_id_of(annotation)} of image {image_id}", f"{detail}; fix or remove the annotation")
+            bad_images.add(image_id)
+            continue
+        by_image[image_id].append(annotation)
+    images = [image for image in images if int(image["id"]) not in bad_images]
     return CocoSource(path, images, by_image, categories, list(data.get("licenses") or []))
+
+
+def _id_of(entry: object) -> object:
+    return entry.get("id") if isinstance(entry, dict) else entry
+
+
+def _valid_image_entries(path: Path, entries: list, problems: Problems) -> list[dict]:
+    """Image entries with an integer id, a file name and a positive size, each id once."""
+    valid = []
+    for entry in entries:
+        ok = (
+            isinstance(entry, dict)
+            and isinstance(entry.get("id"), int)
+            and isinstance(entry.get("file_name"), str)
+            and all(isinstance(entry.get(key), int) and not isinstance(entry.get(key), bool) and entry[key] > 0 for key in ("width", "height"))
+        )
+        if ok:
+            valid.append(entry)
+        else:
+            problems.found(
+                "image entry without an integer id, a file_name and a positive width and height",
+                f"{path}: image {_id_of(entry)!r}", "complete the entry",
+            )
+    by_id: dict[int, list[dict]] = {}
+    for entry in valid:
+        by_id.setdefault(entry["id"], []).append(entry)
+    kept = []
+    for image_id, group in by_id.items():
+        names = sorted({entry["file_name"] for entry in group})
+        if len(names) > 1:  # whose annotations are whose cannot be told: neither is kept
+            problems.found("image id shared by different files", f"{path}: image id {image_id} ({', '.join(names)})", "give each file its own id")
+            continue
+        if len(group) > 1:
+            problems.found("image listed twice", f"{path}: image id {image_id} ({names[0]}, {len(group)} entries)", "remove the repeated entries")
+        kept.append(group[0])
+    return kept
+
+
+def _annotation_problem(annotation: object, categories: dict[int, dict], size: tuple[int, int], ids: Counter) -> tuple[str, str] | None:
+    """(kind, detail) of what is wrong with one annotation, or None."""
+    if not isinstance(annotation, dict) or not isinstance(annotation.get("id"), int):
+        return "annotation without an integer id", "give it a unique integer id"
+    if ids[annotation["id"]] > 1:
+        return "annotation id repeated", f"id {annotation['id']} appears {ids[annotation['id']]} times"
+    if annotation.get("category_id") not in categories:
+        return "annotation of an unknown category", f"category_id {annotation.get('category_id')!r} is not among the file's categories {sorted(categories)}"
+    if "bbox" not in annotation:
+        return "annotation without a bbox", "it has no bbox"
+    width, height = size
+    box = box_problem(annotation["bbox"], width, height)
+    if box:
+        return "annotation with an invalid bbox", box
+    segmentation = annotation.get("segmentation")
+    if isinstance(segmentation, list):
+        for polygon in segmentation:
+            if not isinstance(polygon, list) or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in polygon):
+                return "annotation with an invalid polygon", "a polygon is not a list of finite numbers"
+            if len(polygon) % 2 or len(polygon) < 6:
+                return "annotation with an invalid polygon", f"a polygon has {len(polygon)} coordinates; it needs an even number, at least 6 (3 points)"
+    elif isinstance(segmentation, dict):
+        if list(segmentation.get("size") or []) != [height, width]:
+            return "annotation with an invalid RLE", f"its RLE size {segmentation.get('size')!r} is not the image's [{height}, {width}]"
+    else:
+        return "annotation without a segmentation", "segmentation is neither polygons nor RLE"
+    return None
 
 
 def annotation_rle(annotation: dict, height: int, width: int) -> dict:
@@ -264,34 +340,36 @@ def build_coco_set(
     limit: int | None = None,
     split: str | None = None,
     question_writer: QuestionWriter | None = None,
+    skip_invalid: bool = False,
 ) -> BuiltSet:
     """Build the object-importance set from a COCO instances file and its image folder.
 
     `limit` keeps the first `limit` images of the file (a fast path for tests and trials);
     `question_writer` replaces the templates (e.g. `openai_questions.ChatQuestionWriter`).
-    The whole set is assembled in memory (about the image bytes times the questions per image).
+    Every image is decoded fully and every annotation validated (`checks`): a problem is refused
+    with one message, or with `skip_invalid` its image is skipped and counted in the summary
+    and the card. The whole set is assembled in memory (about the image bytes times the
+    questions per image).
     """
     images = Path(images)
     if not images.is_dir():
         raise FileNotFoundError(f"image folder not found: {images}")
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of images, got {limit}")
-    source = load_coco_instances(annotations)
+    problems = Problems(skip=skip_invalid)
+    source = load_coco_instances(annotations, problems)
     split = split or infer_split(source.path, images)
     considered = source.images[:limit] if limit else source.images
-    planned, stats = plan_targets(source, considered, selection)
-    missing = [str(images / p.image["file_name"]) for p in planned if not (images / p.image["file_name"]).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"{len(missing)} image file(s) named in {source.path} are not in {images}, e.g. {missing[:3]}; "
-            "pass the image folder of the same split"
-        )
+    located = _located_images(source, considered, images, problems)
+    planned, stats = plan_targets(source, [image for image, _ in located], selection)
+    files = {int(image["id"]): path for image, path in located}
 
     rows = []
     for plan in planned:
-        image_file = images / plan.image["file_name"]
-        _check_image_size(image_file, int(plan.image["width"]), int(plan.image["height"]))
-        image_bytes = image_file.read_bytes()
+        image_file = files[int(plan.image["id"])]
+        image_bytes = _decoded_bytes(image_file, plan.image, problems)
+        if image_bytes is None:
+            continue
         for target_index in plan.targets:
             question, question_type = _question(plan, target_index, image_bytes, question_writer)
             rows.append(_row(plan, target_index, question, question_type, image_bytes, split))
@@ -305,8 +383,9 @@ def build_coco_set(
         "rows": len(rows),
         "images in file": len(source.images),
         "images considered": len(considered),
-        "images with questions": len(planned),
+        "images with questions": len({row["image_id"] for row in rows}),
         **dict(stats),
+        **problems.summary(),
         "questions by type": dict(Counter(row["question_type"] for row in rows)),
         "questions by target supercategory": dict(Counter(row["target"]["supercategory"] for row in rows)),
     }
@@ -318,6 +397,46 @@ def build_coco_set(
         counts,
     )
     return BuiltSet(name="coco", dataset=dataset, card=card, stats=counts)
+
+
+def _located_images(source: CocoSource, entries: list[dict], folder: Path, problems: Problems) -> list[tuple[dict, Path]]:
+    """Each image entry with its file inside `folder`; a missing file or a name that leaves the folder is a problem."""
+    located, missing = [], []
+    for entry in entries:
+        path = confined_path(folder, entry["file_name"])
+        if path is None:
+            problems.found("file_name outside the image folder", f"{source.path}: image {entry['id']} ({entry['file_name']!r})",
+                           "use a path relative to the image folder")
+        elif not path.is_file():
+            missing.append(entry["file_name"])
+        else:
+            located.append((entry, path))
+    if missing and not problems.skip:
+        raise FileNotFoundError(
+            f"{len(missing)} image file(s) named in {source.path} are not in {folder}, e.g. {missing[:3]}; "
+            "pass the image folder of the same split, or pass --skip-invalid to skip and count them"
+        )
+    problems.counts["image file missing"] += len(missing)
+    if not missing:
+        del problems.counts["image file missing"]
+    return located
+
+
+def _decoded_bytes(path: Path, entry: dict, problems: Problems) -> bytes | None:
+    """The file's bytes once it has decoded fully at the size its entry states, else None (skipped)."""
+    try:
+        decoded = decode_image(path)
+    except ValueError as error:
+        problems.found("image that does not decode", f"image {path}", str(error))
+        return None
+    if (decoded.width, decoded.height) != (int(entry["width"]), int(entry["height"])):
+        problems.found(
+            "image whose size differs from its entry",
+            f"{path} is {decoded.width}x{decoded.height} but its annotations say {entry['width']}x{entry['height']}",
+            "the image folder does not match the annotations file",
+        )
+        return None
+    return decoded.data
 
 
 def _question(
@@ -358,15 +477,6 @@ def _row(
         "source": f"coco/{split}",
         "license": int(image.get("license", NO_LICENSE)),
     }
-
-
-def _check_image_size(path: Path, width: int, height: int) -> None:
-    with PILImage.open(path) as image:
-        if image.size != (width, height):
-            raise ValueError(
-                f"{path} is {image.size[0]}x{image.size[1]} but its annotations say {width}x{height}; "
-                "the image folder does not match the annotations file"
-            )
 
 
 def _card_text(

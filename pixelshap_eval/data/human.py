@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 from datasets import Dataset, DatasetDict
-from PIL import Image as PILImage
 
 from pixelshap_eval.data.cards import EVALUATION_SPLIT, BuiltSet, CardText, render_card
+from pixelshap_eval.data.checks import SKIP_HINT, DecodedImage, Problems, confined_path, decode_image
 from pixelshap_eval.data.schema import HUMAN_ATTENTION_FEATURES, HUMAN_GRID
 from pixelshap_eval.players import Box, PaddedSquare
 
@@ -71,27 +71,34 @@ def parse_human_line(text: str, line: int) -> HumanAnnotation:
     return HumanAnnotation(line, words[0], " ".join(words[1:-1]), row_id, tuple(given))
 
 
-def read_human_annotations(path: Path) -> list[HumanAnnotation]:
-    """All rows of a human-response file; one ValueError lists every malformed line."""
+def read_human_annotations(path: Path, problems: Problems | None = None) -> list[HumanAnnotation]:
+    """All rows of a human-response file; one ValueError lists every malformed line (with
+    `problems.skip`, malformed rows and rows whose ID repeats are skipped and counted instead)."""
+    problems = problems or Problems()
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"human annotations file not found: {path}")
-    rows, problems = [], []
+    rows: list[HumanAnnotation] = []
+    malformed: list[str] = []
     for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not text.strip() or (line == 1 and text.startswith(HEADER_START)):
             continue
         try:
             rows.append(parse_human_line(text, line))
         except ValueError as error:
-            problems.append(f"line {line}: {error}: {text!r}")
-    if problems:
-        shown = "\n  ".join(problems[:10])
-        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
-        raise ValueError(f"{path}: {len(problems)} malformed row(s); fix or remove them:\n  {shown}{more}")
-    duplicates = [row_id for row_id, count in Counter(row.row_id for row in rows).items() if count > 1]
-    if duplicates:
-        raise ValueError(f"{path}: IDs must be unique, repeated: {duplicates[:10]}")
-    return rows
+            malformed.append(f"line {line}: {error}: {text!r}")
+    if malformed and not problems.skip:
+        shown = "\n  ".join(malformed[:10])
+        more = f"\n  ... and {len(malformed) - 10} more" if len(malformed) > 10 else ""
+        raise ValueError(f"{path}: {len(malformed)} malformed row(s); fix or remove them, {SKIP_HINT}:\n  {shown}{more}")
+    for line in malformed:
+        problems.counts["malformed row"] += 1
+        problems.examples.setdefault("malformed row", line)
+    repeated = {row_id for row_id, count in Counter(row.row_id for row in rows).items() if count > 1}
+    if repeated:
+        problems.found("row ID repeated", f"{path}: IDs {sorted(repeated)[:10]}", "IDs must be unique")
+        problems.counts["row ID repeated"] += sum(row.row_id in repeated for row in rows) - 1
+    return [row for row in rows if row.row_id not in repeated]
 
 
 def rank_weighted_map(patches: tuple[int, ...]) -> np.ndarray:
@@ -120,31 +127,48 @@ def patch_boxes(patches: tuple[int, ...], width: int, height: int) -> list[Box]:
     return boxes
 
 
-def build_human_set(annotations: Path, images: Path, limit: int | None = None) -> BuiltSet:
-    """Build the human plausibility set; `limit` keeps the first `limit` rows of the file."""
+def build_human_set(annotations: Path, images: Path, limit: int | None = None, skip_invalid: bool = False) -> BuiltSet:
+    """Build the human plausibility set; `limit` keeps the first `limit` rows of the file.
+    Every image is decoded fully and confined to `images`; with `skip_invalid` bad rows and
+    images are skipped and counted rather than refused (`checks`)."""
     images = Path(images)
     if not images.is_dir():
         raise FileNotFoundError(f"image folder not found: {images}")
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of rows, got {limit}")
-    source_rows = read_human_annotations(annotations)
+    problems = Problems(skip=skip_invalid)
+    source_rows = read_human_annotations(annotations, problems)
     kept = source_rows[:limit] if limit else source_rows
-    missing = sorted({row.image_file for row in kept if not (images / row.image_file).is_file()})
-    if missing:
+    paths = {row.image_file: confined_path(images, row.image_file) for row in kept}
+    for name in sorted(name for name, path in paths.items() if path is None):
+        problems.found("image path outside the image folder", f"{annotations}: image {name!r}", "use a path relative to the image folder")
+    missing = sorted(name for name, path in paths.items() if path is not None and not path.is_file())
+    if missing and not skip_invalid:
         raise FileNotFoundError(
-            f"{len(missing)} image file(s) named in {annotations} are not in {images}, e.g. {missing[:3]}"
+            f"{len(missing)} image file(s) named in {annotations} are not in {images}, e.g. {missing[:3]}; {SKIP_HINT}"
         )
+    if missing:
+        problems.counts["image file missing"] += len(missing)
+    decoded: dict[str, DecodedImage | None] = {}
+    for name, path in paths.items():
+        if path is None or name in missing:
+            decoded[name] = None
+            continue
+        try:
+            decoded[name] = decode_image(path)
+        except ValueError as error:
+            problems.found("image that does not decode", f"image {path}", str(error))
+            decoded[name] = None
+    skipped_rows = sum(decoded[row.image_file] is None for row in kept)
 
-    image_cache: dict[str, tuple[bytes, int, int]] = {}
     rows = []
     n_patches: Counter = Counter()
     in_padding = 0
     for row in kept:
-        if row.image_file not in image_cache:
-            path = images / row.image_file
-            with PILImage.open(path) as image:
-                image_cache[row.image_file] = (path.read_bytes(), *image.size)
-        image_bytes, width, height = image_cache[row.image_file]
+        image = decoded[row.image_file]
+        if image is None:
+            continue
+        image_bytes, width, height = image.data, image.width, image.height
         boxes = patch_boxes(row.patches, width, height)
         in_padding += sum(box[2] == 0 for box in boxes)
         n_patches[str(len(row.patches))] += 1
@@ -166,19 +190,23 @@ def build_human_set(annotations: Path, images: Path, limit: int | None = None) -
             }
         )
 
+    if not rows:
+        raise ValueError(f"no row of {annotations} is left to build; fix the problems counted: {problems.summary()}")
     counts = {
         "rows": len(rows),
         "rows in file": len(source_rows),
-        "images": len(image_cache),
+        "rows skipped (their image is invalid)": skipped_rows,
+        "images": sum(image is not None for image in decoded.values()),
+        **problems.summary(),
         "cells lying wholly in the padding": in_padding,
         "rows by number of cells given": dict(n_patches),
-        "rows by object": dict(Counter(row.object_name for row in kept)),
+        "rows by object": dict(Counter(row["object_name"] for row in rows)),
     }
     dataset = DatasetDict({EVALUATION_SPLIT: Dataset.from_list(rows, features=HUMAN_ATTENTION_FEATURES)})
     return BuiltSet(
         name="human",
         dataset=dataset,
-        card=render_card(_card_text(Path(annotations), len(image_cache)), HUMAN_ATTENTION_FEATURES, counts),
+        card=render_card(_card_text(Path(annotations), counts["images"]), HUMAN_ATTENTION_FEATURES, counts),
         stats=counts,
     )
 

@@ -58,7 +58,7 @@ class DemoResult:
 
 def run_demo(settings: DemoSettings) -> DemoResult:
     """Build the data, run both models through lmms-eval, write the report."""
-    out = Path(settings.out).resolve()
+    out = claim_output_folder(Path(settings.out).resolve())
     data = out / "data"
     step = _Steps(5)
     step("building the synthetic scenes and the package photos")
@@ -124,6 +124,27 @@ def _originals(data: Path) -> dict:
         for row in load_from_disk(str(data / name))[EVALUATION_SPLIT]:
             images[row["question_id"]] = row["image"]
     return images
+
+
+MARKER = ".pixelshap-demo"  # marks a folder the demo made, whose contents it may replace
+
+
+class OccupiedFolderError(FileExistsError):
+    """--out holds files the demo did not write: it refuses to touch them."""
+
+
+def claim_output_folder(out: Path) -> Path:
+    """`out`, made or reused for the demo: a new or empty folder, or one an earlier demo made.
+    Anything else is refused before any work, so the demo never deletes a user's files."""
+    if out.exists() and not out.is_dir():
+        raise OccupiedFolderError(f"--out {out} is a file; choose a new or empty folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise OccupiedFolderError(
+            f"--out {out} already holds files the demo did not write; choose a new or empty folder (nothing was changed)"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("written by pixelshap-eval demo; its data/, models/, runs/ and report.html are replaced on the next demo\n")
+    return out
 
 
 def _fresh(folder: Path) -> Path:

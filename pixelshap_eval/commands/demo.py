@@ -24,11 +24,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pixelshap_eval.demo import DemoSettings, run_demo, summary_lines
+    from pixelshap_eval.demo import DemoSettings, OccupiedFolderError, run_demo, summary_lines
 
     if args.scenes_per_type < 1:
         raise SystemExit("pixelshap-eval demo: --scenes-per-type must be at least 1")
-    result = run_demo(DemoSettings(out=args.out, scenes_per_type=args.scenes_per_type, photos=tuple(args.photos), batch_size=args.batch_size))
+    try:
+        result = run_demo(DemoSettings(out=args.out, scenes_per_type=args.scenes_per_type, photos=tuple(args.photos), batch_size=args.batch_size))
+    except OccupiedFolderError as error:
+        raise SystemExit(f"pixelshap-eval demo: {error}") from None
     print()
     print("\n".join(summary_lines(result)))
     print(f"\nreport: {result.report}")

@@ -6,6 +6,7 @@ request. Used by the `pixelshap_hf` lmms-eval adapter and by `explain()` users d
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,27 @@ class ContinuationScore:
     @property
     def logprob(self) -> float:
         return float(self.token_logprobs.sum())
+
+
+def check_model_source(path: str | Path) -> None:
+    """FileNotFoundError naming the problem when `path` is neither a model folder nor a usable Hub id
+    (transformers would report a missing folder as a malformed Hub id)."""
+    text = str(path)
+    folder = Path(text).expanduser()
+    looks_like_path = folder.is_absolute() or text.startswith((".", "~")) or text.count("/") > 1 or "\\" in text
+    if folder.is_dir():
+        if not (folder / "config.json").is_file():
+            raise FileNotFoundError(f"model folder {folder} has no config.json: pass the folder a model was saved to (save_pretrained)")
+        return
+    if folder.exists():
+        raise FileNotFoundError(f"pretrained={text} is a file, not a model folder")
+    if looks_like_path:
+        raise FileNotFoundError(f"model folder {folder} does not exist: check pretrained=")
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        raise FileNotFoundError(
+            f"pretrained={text} is not a local folder, and the Hub is offline (HF_HUB_OFFLINE=1): pass the model's folder, "
+            "or download it first"
+        )
 
 
 class HFRunner:
@@ -57,6 +79,7 @@ class HFRunner:
         """Load model and processor from a folder or Hub id (offline runs need a local folder)."""
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
+        check_model_source(path)
         if isinstance(dtype, str) and dtype != "auto":
             dtype = getattr(torch, dtype)
         model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=dtype, device_map=device_map, **model_kwargs)

@@ -1,0 +1,59 @@
+"""Failures that looked like success: the `lmms_eval` command exits 1 when an evaluation failed
+(lmms-eval 0.7.3 itself exits 0), and the plugin's own errors reach the user as one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from pixelshap_eval.hf_runner import check_model_source
+from pixelshap_eval.lmms.checked_cli import one_line, raised_by_plugin
+
+CHECKED = [sys.executable, "-m", "pixelshap_eval.lmms.checked_cli"]
+
+
+def _error_from(function, *args) -> BaseException:
+    try:
+        function(*args)
+    except Exception as error:  # noqa: BLE001 (the error itself is under test)
+        return error
+    raise AssertionError("no error raised")
+
+
+def test_plugin_errors_are_told_apart_from_foreign_ones(tmp_path):
+    ours = _error_from(check_model_source, tmp_path / "absent")
+    assert raised_by_plugin(ours) and one_line(ours) == f"model folder {tmp_path / 'absent'} does not exist: check pretrained="
+    foreign = _error_from(int, "x")
+    assert not raised_by_plugin(foreign) and one_line(foreign).startswith("ValueError: invalid literal")
+
+
+def test_model_source_errors_say_what_is_wrong(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        check_model_source("./models/llava")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="has no config.json"):
+        check_model_source(tmp_path / "empty")
+    (tmp_path / "weights.bin").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="is a file, not a model folder"):
+        check_model_source(tmp_path / "weights.bin")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="the Hub is offline"):
+        check_model_source("llava-hf/llava-1.5-7b-hf")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    check_model_source("llava-hf/llava-1.5-7b-hf")  # a Hub id is left to transformers when online
+
+
+@pytest.mark.e2e
+def test_a_failed_run_exits_1_with_one_line(tmp_path):
+    done = subprocess.run(
+        [*CHECKED, "--model", "pixelshap_hf", "--model_args", f"pretrained={tmp_path / 'no-model'}", "--tasks", "pixelshap_synth",
+         "--output_path", str(tmp_path / "out")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )
+    assert done.returncode == 1
+    assert f"pixelshap-eval: model folder {tmp_path / 'no-model'} does not exist" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("lmms_eval: the run failed, no results were written for it: model folder")
+    assert not list((tmp_path / "out").glob("*/*_results.json"))

@@ -51,7 +51,7 @@ def test_model_answer_is_the_default_reference_and_explain_is_efficient(runner, 
     result = explain(image, regions, ask, estimator="exact", progress=False)
     attribution = result.attribution
     assert attribution.value_full == pytest.approx(ask([image])[0])
-    assert attribution.values.sum() == pytest.approx(attribution.value_full - attribution.value_empty)
+    assert attribution.scores.sum() == pytest.approx(attribution.value_full - attribution.value_empty)
 
 
 class CountingEmbedder:

@@ -33,6 +33,7 @@ from datasets import Dataset, DatasetDict
 from PIL import Image as PILImage
 from pycocotools import mask as mask_utils
 
+from pixelshap_eval.coco_masks import segmentation_rle
 from pixelshap_eval.data.cards import EVALUATION_SPLIT, BuiltSet, CardText, render_card
 from pixelshap_eval.data.schema import OBJECT_IMPORTANCE_FEATURES
 
@@ -159,25 +160,9 @@ def load_coco_instances(path: Path) -> CocoSource:
     return CocoSource(path, images, by_image, categories, list(data.get("licenses") or []))
 
 
-def annotation_rle(annotation: dict, height: int, width: int) -> dict:
-    """Compressed RLE of a COCO segmentation (polygons, uncompressed or compressed RLE)."""
-    segmentation = annotation.get("segmentation")
-    try:
-        if isinstance(segmentation, list):
-            return mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-        if isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
-            return mask_utils.frPyObjects(segmentation, height, width)
-        if isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), (str, bytes)):
-            counts = segmentation["counts"]
-            return {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-    except (TypeError, ValueError, IndexError) as error:
-        raise ValueError(f"annotation {annotation.get('id')}: unreadable segmentation ({error})") from error
-    raise ValueError(f"annotation {annotation.get('id')}: segmentation is neither polygons nor RLE")
-
-
 def object_record(annotation: dict, category: dict, height: int, width: int) -> dict:
     """One object in the row format of `schema.OBJECT`."""
-    rle = annotation_rle(annotation, height, width)
+    rle = segmentation_rle(annotation.get("segmentation"), height, width, f"annotation {annotation.get('id')}")
     return {
         "id": int(annotation["id"]),
         "category": category["name"],

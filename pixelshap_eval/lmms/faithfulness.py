@@ -19,7 +19,7 @@ import numpy as np
 from datasets import DatasetDict
 
 from pixelshap_eval.lmms.documents import DocPlayers
-from pixelshap_eval.lmms.scoring import curve_scores, defined_scores
+from pixelshap_eval.lmms.scoring import curve_metrics, defined_metrics
 from pixelshap_eval.lmms.task import AttributionTask
 from pixelshap_eval.metrics import deletion_coalitions, insertion_coalitions
 from pixelshap_eval.shapley import Coalitions
@@ -74,7 +74,7 @@ class FaithfulnessTask(AttributionTask):
 
     def score(self, doc, players, attribution, plan, values):
         """The curves' AUCs (no attribution is solved here: the ranking is given)."""
-        return defined_scores(curve_scores(plan.design["order"], plan.index_of, values))
+        return defined_metrics(curve_metrics(plan.design["order"], plan.index_of, values))
 
 
 def _ranked_only(dataset: DatasetDict, rankings: dict[str, list[int]]) -> DatasetDict:

@@ -29,10 +29,11 @@ from loguru import logger as eval_logger
 from PIL import Image
 
 from pixelshap_eval.data.locate import load_pixelshap_dataset
+from pixelshap_eval.images import to_rgb
 from pixelshap_eval.lmms.config import AttributionConfig, budget_for, load_config
 from pixelshap_eval.lmms.documents import DocPlayers, doc_key, doc_players, doc_seed
 from pixelshap_eval.lmms.routing import VIRTUAL_SPLIT, CoalitionDocs, CoalitionRef, register_router, request_callables
-from pixelshap_eval.lmms.scoring import human_scores, object_scores
+from pixelshap_eval.lmms.scoring import grid_metrics, object_metrics
 from pixelshap_eval.masking import mask_image
 from pixelshap_eval.metrics import ranking
 from pixelshap_eval.report.heatmap import save_overlay
@@ -85,7 +86,7 @@ class AttributionTask(ConfigurableTask):
         return self._doc_cache.get((split, doc_id), lambda: self.dataset_no_image[split][int(doc_id)])
 
     def _image(self, split: str, doc_id: int) -> Image.Image:
-        return self._image_cache.get((split, doc_id), lambda: self.dataset[split][int(doc_id)]["image"].convert("RGB"))
+        return self._image_cache.get((split, doc_id), lambda: to_rgb(self.dataset[split][int(doc_id)]["image"]))
 
     def _players(self, split: str, doc_id: int) -> DocPlayers:
         def build() -> DocPlayers:
@@ -249,9 +250,9 @@ class AttributionTask(ConfigurableTask):
         target = players.target_region
         return {
             "players": [{"label": r.label, "box": list(r.box), "id": r.id} for r in players.regions],
-            "values": attribution.values.tolist(),
+            "values": attribution.scores.tolist(),
             "std_errors": attribution.std_errors.tolist(),
-            "ranking": ranking(attribution.values).tolist(),
+            "ranking": ranking(attribution.scores).tolist(),
             "target_index": players.target_index,
             "target_label": target.label if target is not None else None,
             "target_box": list(target.box) if target is not None else None,
@@ -272,7 +273,7 @@ class AttributionTask(ConfigurableTask):
         root = root.parent if root.suffix == ".json" else root
         relative = Path(HEATMAP_FOLDER) / self.config.task / f"{_slug(key)}.png"
         target_box = players.target_region.box if players.target_region is not None else None
-        save_overlay(root / relative, self._image(split, doc_id), attribution.values, players.regions, target_box=target_box)
+        save_overlay(root / relative, self._image(split, doc_id), attribution.scores, players.regions, target_box=target_box)
         return str(relative)
 
 
@@ -280,14 +281,14 @@ class ObjectAttributionTask(AttributionTask):
     """Object players; scored by where the question's target object ranks."""
 
     def score(self, doc, players, attribution, plan, values):
-        return object_scores(players, attribution, plan, values)
+        return object_metrics(players, attribution, plan, values)
 
 
 class HumanAttributionTask(AttributionTask):
     """Grid players; scored against the patches people chose."""
 
     def score(self, doc, players, attribution, plan, values):
-        return human_scores(list(doc["human_patches"]), attribution, plan, values)
+        return grid_metrics(doc, players.frame, attribution, plan, values)
 
     def _record(self, doc, players, attribution, values):
         return {**super()._record(doc, players, attribution, values), "human_patches": list(doc["human_patches"])}

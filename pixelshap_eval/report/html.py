@@ -16,6 +16,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from pixelshap_eval.images import to_rgb
 from pixelshap_eval.report.heatmap import TARGET_COLOUR
 from pixelshap_eval.report.runs import Metric, RunOutput
 
@@ -143,11 +144,11 @@ def _heatmap(run: RunOutput, record: dict) -> Image.Image | None:
     if path is None or not path.is_file():
         return None
     with Image.open(path) as image:
-        return image.convert("RGB")
+        return to_rgb(image)
 
 
 def _with_box(image: Image.Image, box) -> Image.Image:
-    drawn = image.convert("RGB")
+    drawn = to_rgb(image)
     if box and box[2] > 0 and box[3] > 0:
         drawn = drawn.copy()
         x, y, w, h = box

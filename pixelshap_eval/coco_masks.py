@@ -54,7 +54,7 @@ def segmentation_rle(segmentation: Any, height: int, width: int, name: str) -> d
             f"{name}: segmentation must be a polygon list or an RLE dict with 'counts' and 'size', "
             f"got {type(segmentation).__name__}"
         )
-    return rle
+    return dict(rle)
 
 
 def segmentation_mask(segmentation: Any, height: int, width: int, name: str) -> np.ndarray:
@@ -64,4 +64,5 @@ def segmentation_mask(segmentation: Any, height: int, width: int, name: str) -> 
         mask = mask_utils.decode(rle)
     except ValueError as error:
         raise ValueError(f"{name}: could not decode its RLE ({error})") from None
-    return mask.astype(bool)
+    decoded: np.ndarray = mask.astype(bool)
+    return decoded

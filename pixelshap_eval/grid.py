@@ -53,11 +53,13 @@ class GridFrame:
         ox, oy = self.offset
         xs = ((np.arange(self.width) + ox + 0.5) * self.cols / frame_w).astype(int)
         ys = ((np.arange(self.height) + oy + 0.5) * self.rows / frame_h).astype(int)
-        return ys[:, None] * self.cols + xs[None, :]
+        cells: np.ndarray = ys[:, None] * self.cols + xs[None, :]
+        return cells
 
     def to_image(self, grid_map: np.ndarray) -> np.ndarray:
         """(H, W) map whose pixels take the value of the cell of `grid_map` (rows, cols) they lie in."""
         grid = np.asarray(grid_map)
         if grid.shape != (self.rows, self.cols):
             raise ValueError(f"grid_map must have shape {(self.rows, self.cols)}, got {grid.shape}")
-        return grid.ravel()[self.cell_index_map()]
+        on_image: np.ndarray = grid.ravel()[self.cell_index_map()]
+        return on_image

@@ -218,7 +218,7 @@ SAM_CHECKPOINT_URLS = {
 
 def regions_from_sam(
     image: Image.Image | np.ndarray,
-    checkpoint: str | os.PathLike | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
     model_type: str = "vit_b",
     device: str = "cpu",
     points_per_side: int = 32,
@@ -285,7 +285,7 @@ def _checked_box(box: Any, name: str) -> Box:
         raise ValueError(f"{name} must be 4 numbers (x, y, width, height), got {box!r}") from None
     if len(values) != 4 or not all(math.isfinite(v) for v in values) or values[2] < 0 or values[3] < 0:
         raise ValueError(f"{name} must be 4 finite numbers (x, y, width, height) with width, height >= 0, got {box!r}")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def _box_hull(box: Box, other: Box) -> Box:
@@ -321,7 +321,7 @@ def _rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _sam_mask_generator(checkpoint: str | os.PathLike | None, model_type: str, device: str, points_per_side: int):
+def _sam_mask_generator(checkpoint: str | os.PathLike[str] | None, model_type: str, device: str, points_per_side: int) -> Any:
     """SAM's automatic mask generator on local weights; clear errors for what is missing."""
     if model_type not in SAM_CHECKPOINT_URLS:
         raise ValueError(f"unknown SAM model_type {model_type!r}; choose one of {sorted(SAM_CHECKPOINT_URLS)}")

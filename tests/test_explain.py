@@ -11,6 +11,7 @@ from pycocotools import mask as mask_utils
 
 from pixelshap_eval.explain import Explanation, explain
 from pixelshap_eval.images import to_rgb
+from pixelshap_eval.masking import Masker
 from pixelshap_eval.players import Region, box_of_mask
 from pixelshap_eval.shapley import KernelShap, coalition_codes, shapley_from_table
 
@@ -83,7 +84,7 @@ def test_mask_options_reach_mask_image():
             seen_colours.update(map(tuple, np.asarray(im)[regions[0].mask].reshape(-1, 3).tolist()))
         return [0.0] * len(images)
 
-    explain(image, regions, ask, estimator="loo", strategy="precise", fill="gray", dilation=1, progress=False)
+    explain(image, regions, ask, estimator="loo", masker=Masker("precise", "gray", dilation=1), progress=False)
     assert (128, 128, 128) in seen_colours and (0, 0, 0) not in seen_colours
 
 
@@ -109,7 +110,7 @@ def test_explain_on_a_coco_image_gives_each_object_its_pixel_mass(shared_data):
     def ask(images):
         return [np.asarray(im, dtype=float).mean() for im in images]
 
-    explanation = explain(image, regions, ask, estimator="exact", strategy="precise", progress=False)
+    explanation = explain(image, regions, ask, estimator="exact", masker=Masker("precise"), progress=False)
     brightness = np.asarray(to_rgb(image), dtype=float).mean(axis=2) / (height * width)
     cover = np.sum(masks, axis=0)
     expected = [np.sum(brightness[m] / cover[m]) for m in masks]

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from datasets import Dataset, DatasetDict
@@ -64,7 +65,7 @@ GENERATED = "generated"  # question_type of questions written by a chat model
 
 # COCO 2017's licence table, used for the card only when the source file lists none
 # (the licence ids of the images are COCO's in every release).
-COCO_2017_LICENSES = (
+COCO_2017_LICENSES: tuple[dict[str, Any], ...] = (
     {
         "id": 1,
         "name": "Attribution-NonCommercial-ShareAlike License",
@@ -125,7 +126,7 @@ class CocoSource:
     images: list[dict]
     annotations_by_image: dict[int, list[dict]]
     categories: dict[int, dict]
-    licenses: list[dict]
+    licenses: list[dict[str, Any]]
 
 
 def load_coco_instances(path: Path) -> CocoSource:

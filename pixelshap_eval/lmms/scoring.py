@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -77,11 +78,17 @@ def curve_metrics(order: np.ndarray, row_of: RowOf, values: np.ndarray) -> dict[
         ("deletion_auc", metrics.deletion_coalitions(order), metrics.deletion_auc),
         ("insertion_auc", metrics.insertion_coalitions(order), metrics.insertion_auc),
     ):
-        rows = {mask.tobytes(): row_of(mask) for mask in coalitions}
-        if any(row is None for row in rows.values()):
+        found_rows = {mask.tobytes(): row_of(mask) for mask in coalitions}
+        rows = {key: row for key, row in found_rows.items() if row is not None}
+        if len(rows) < len(found_rows):
             continue
-        found[name] = auc(order, lambda mask, rows=rows: float(coalition_values[rows[mask.tobytes()]]))
+        found[name] = auc(order, partial(_row_value, coalition_values, rows))
     return found
+
+
+def _row_value(coalition_values: np.ndarray, rows: dict[bytes, int], mask: np.ndarray) -> float:
+    """v of the curve coalition `mask`, looked up by its planned row."""
+    return float(coalition_values[rows[mask.tobytes()]])
 
 
 def defined_metrics(found: dict[str, float]) -> dict[str, float]:

@@ -24,7 +24,7 @@ def ranking(scores: Sequence[float] | np.ndarray) -> np.ndarray:
     return np.argsort(-array, kind="stable")
 
 
-def recall_at_k(scores: Sequence[float] | np.ndarray, target: int | Sequence[int], k: int) -> float:
+def recall_at_k(scores: Sequence[float] | np.ndarray, target: int | Sequence[int] | np.ndarray, k: int) -> float:
     """Probability that a target player (any of them, when several) is among the top k.
 
     nan when `target` is empty; 1.0 when k >= number of players. Only the tie group that

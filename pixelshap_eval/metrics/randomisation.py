@@ -29,7 +29,8 @@ def central_object_scores(regions: Sequence[Region], image_size: tuple[int, int]
     boxes = np.array([region.box for region in regions], dtype=float)
     centres = boxes[:, :2] + boxes[:, 2:] / 2
     distance = np.hypot(centres[:, 0] - width / 2, centres[:, 1] - height / 2)
-    return 1.0 - distance / np.hypot(width / 2, height / 2)
+    closeness: np.ndarray = 1.0 - distance / np.hypot(width / 2, height / 2)
+    return closeness
 
 
 def largest_object_scores(regions: Sequence[Region]) -> np.ndarray:
@@ -66,4 +67,5 @@ def center_prior_scores(
     dy = (np.arange(rows) + 0.5 - rows / 2) * (frame_h / rows)
     dx = (np.arange(cols) + 0.5 - cols / 2) * (frame_w / cols)
     distance = np.hypot(dy[:, None], dx[None, :]).ravel()
-    return 1.0 - distance / np.hypot(frame_w / 2, frame_h / 2)
+    closeness: np.ndarray = 1.0 - distance / np.hypot(frame_w / 2, frame_h / 2)
+    return closeness

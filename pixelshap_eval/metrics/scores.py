@@ -60,7 +60,8 @@ def ties(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def top_k_probability(scores: np.ndarray, k: int) -> np.ndarray:
     """Per player: the probability of being among the top k under random tie-breaking."""
     higher, group = ties(scores)
-    return np.clip(k - higher, 0, group) / group
+    probability: np.ndarray = np.clip(k - higher, 0, group) / group
+    return probability
 
 
 def top_players(scores: np.ndarray) -> np.ndarray:

@@ -88,7 +88,7 @@ def _metrics_table(runs: list[RunOutput], tasks: list[str]) -> str:
         names = sorted({name for run in runs for name in run.metrics.get(task, {})})
         for name in names:
             direction = next((run.higher_is_better.get(task, {}).get(name) for run in runs if name in run.higher_is_better.get(task, {})), None)
-            arrow = {True: " ↑", False: " ↓"}.get(direction, "")
+            arrow = "" if direction is None else " ↑" if direction else " ↓"
             cells = "".join(f"<td>{_format(run.metrics.get(task, {}).get(name))}</td>" for run in runs)
             rows.append(f"<tr><td>{html.escape(task)}</td><td>{html.escape(name)}{arrow}</td>{cells}</tr>")
     body = "\n".join(rows) or '<tr><td colspan="99">no metrics</td></tr>'

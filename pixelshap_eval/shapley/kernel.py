@@ -192,4 +192,5 @@ def _efficient_least_squares(a: np.ndarray, b: np.ndarray, total: float, basis: 
         return equal_share
     coefficients = eigenvectors[:, keep] @ ((eigenvectors[:, keep].T @ rhs) / eigenvalues[keep])
     phi = equal_share + basis @ coefficients
-    return phi + (total - phi.sum()) / n
+    efficient: np.ndarray = phi + (total - phi.sum()) / n
+    return efficient

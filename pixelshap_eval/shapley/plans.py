@@ -10,7 +10,7 @@ from pixelshap_eval.shapley.base import SAMPLING_CALLS_PER_PLAYER, Estimator, ch
 
 
 def total_coalitions(n_players: int) -> int:
-    return 2**n_players
+    return 1 << n_players
 
 
 def base_rows_count(n_players: int) -> int:

@@ -12,7 +12,8 @@ def coalition_codes(masks: np.ndarray) -> np.ndarray:
     masks = np.asarray(masks, dtype=bool)
     if masks.shape[-1] > 62:
         raise ValueError(f"coalition codes fit at most 62 players, got {masks.shape[-1]}")
-    return masks.astype(np.int64) @ (np.int64(1) << np.arange(masks.shape[-1], dtype=np.int64))
+    codes: np.ndarray = masks.astype(np.int64) @ (np.int64(1) << np.arange(masks.shape[-1], dtype=np.int64))
+    return codes
 
 
 def _table_size(table: np.ndarray) -> int:

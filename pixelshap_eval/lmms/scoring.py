@@ -48,9 +48,12 @@ def grid_metrics(
     doc: dict, frame: GridFrame, attribution: Attribution, plan: Coalitions, values: np.ndarray
 ) -> dict[str, float]:
     """Plausibility (against the people's patches and importance map) and faithfulness of an
-    attribution over the cells of `frame`."""
-    found = dict(metrics.human_patch_scores(attribution.scores, list(doc["human_patches"]), k=3))
+    attribution over the cells of `frame`. The patch metrics need the patches' own grid (12 x 12
+    on the padded square); the map metrics compare any grid, both maps put on the image."""
     human_frame = GridFrame(frame.width, frame.height, HUMAN_GRID, HUMAN_GRID, pad_to_square=True)
+    found: dict[str, float] = {}
+    if frame == human_frame:
+        found.update(metrics.human_patch_scores(attribution.scores, list(doc["human_patches"]), k=3))
     on_image = frame.to_image(attribution.scores.reshape(frame.rows, frame.cols))
     human_on_image = human_frame.to_image(np.asarray(doc["human_map"], dtype=float))
     agreement = metrics.map_plausibility(on_image, human_on_image)

@@ -1,7 +1,5 @@
 """The shapes every estimator shares: a plan of coalitions, an attribution, the estimator API.
 
-How coalition values become Shapley estimates.
-
 Every estimator is split in two pure steps, because lmms-eval builds every request of a task
 before the model runs:
 

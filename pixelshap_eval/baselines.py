@@ -87,10 +87,10 @@ def object_importance_baselines(rows: Iterable[dict]) -> BaselineReport:
         target = int(row["target_index"])
         size = (int(row["width"]), int(row["height"]))
         for name, scorer in OBJECT_BASELINES.items():
-            values = scorer(regions, size)
-            mask_iou, box_iou = metrics.iou_at_1(values, regions, target)
-            scores = {f"recall_at_{k}": metrics.recall_at_k(values, target, k) for k in (1, 2, 3)}
-            per_row[name].append({**scores, "mask_iou_at_1": mask_iou, "box_iou_at_1": box_iou})
+            scores = scorer(regions, size)
+            mask_iou, box_iou = metrics.iou_at_1(scores, regions, target)
+            recalls = {f"recall_at_{k}": metrics.recall_at_k(scores, target, k) for k in (1, 2, 3)}
+            per_row[name].append({**recalls, "iou_at_1": mask_iou, "box_iou_at_1": box_iou})
     n_rows = len(per_row["random"])
     return BaselineReport("object_importance", n_rows, _means(per_row), paper_recall_at_1=dict(PAPER_RECALL_AT_1))
 

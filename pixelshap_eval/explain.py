@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from pixelshap_eval.masking import mask_image
+from pixelshap_eval.masking import Masker
 from pixelshap_eval.players import Region
 from pixelshap_eval.shapley import Attribution, Coalitions, Estimator, Seed, get_estimator
 
 Ask = Callable[[list[Image.Image]], Sequence[float]]
+DEFAULT_MASKER = Masker()  # bboa, black
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,17 +43,15 @@ def explain(
     estimator: str | Estimator = "kernel",
     budget: int | None = None,
     seed: Seed = 0,
-    strategy: str = "bboa",
-    fill: str = "black",
+    masker: Masker = DEFAULT_MASKER,
     batch_size: int = 32,
     progress: bool = True,
-    **mask_options: Any,
 ) -> Explanation:
     """Attribute `ask`'s value on `image` to `regions` (the players).
 
     Plans the coalitions with `estimator` (a name from `shapley.ESTIMATORS` or an instance),
-    masks the image for each coalition with `masking.mask_image(strategy, fill, **mask_options)`
-    (True = region visible), calls `ask` on batches of at most `batch_size` masked images (a
+    masks the image for each coalition with `masker` (how hidden regions are hidden: strategy,
+    fill and their parameters; True = region visible), calls `ask` on batches of at most `batch_size` masked images (a
     tqdm bar unless `progress` is False), and solves. Masked images are built batch by batch,
     so memory stays at one batch whatever the budget.
     """
@@ -73,7 +71,7 @@ def explain(
     with tqdm(total=len(coalitions), desc="coalitions", unit="call", disable=not progress) as bar:
         for start in range(0, len(coalitions), batch_size):
             rows = coalitions.masks[start : start + batch_size]
-            images = [mask_image(image, regions, row, strategy=strategy, fill=fill, **mask_options) for row in rows]
+            images = [masker.mask(image, regions, row) for row in rows]
             values[start : start + len(rows)] = _batch_values(ask(images), len(rows), start)
             bar.update(len(rows))
     attribution = solver.solve(coalitions, values)

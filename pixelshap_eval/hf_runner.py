@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from pixelshap_eval.images import to_rgb
+
 
 @dataclass(frozen=True)
 class ContinuationScore:
@@ -112,7 +114,7 @@ class HFRunner:
         _check_lengths(images, questions)
         answers: list[str] = []
         for start in range(0, len(images), self.batch_size):
-            batch_images = [_rgb(im) for im in images[start : start + self.batch_size]]
+            batch_images = [to_rgb(im) for im in images[start : start + self.batch_size]]
             batch_prompts = [self.prompt(q) for q in questions[start : start + self.batch_size]]
             inputs = self._encode(batch_prompts, batch_images)
             with torch.inference_mode():
@@ -137,7 +139,7 @@ class HFRunner:
             stop = start + self.batch_size
             scores.extend(
                 self._score_batch(
-                    [_rgb(im) for im in images[start:stop]],
+                    [to_rgb(im) for im in images[start:stop]],
                     [self.prompt(q) for q in questions[start:stop]],
                     list(continuations[start:stop]),
                 )
@@ -195,10 +197,6 @@ class HFRunner:
             greedy = bool((positions.argmax(-1) == token_ids).all())
             scores.append(ContinuationScore(token_logprobs=chosen.cpu().numpy().astype(float), is_greedy=greedy))
         return scores
-
-
-def _rgb(image: Image.Image) -> Image.Image:
-    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def _cut_at_stop(text: str, until: Sequence[str]) -> str:

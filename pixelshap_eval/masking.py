@@ -11,49 +11,98 @@ Strategies say which pixels a hidden player takes with it:
 
 Fills say what goes there: ``black``, ``gray`` (128, 128, 128), ``mean`` (the image's mean
 colour) or ``blur`` (the same pixels of a Gaussian blur of the image, `blur_radius`).
+
+A `Masker` holds these settings; `mask_image` and `hidden_pixels` build one for a single call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageStat
 from scipy import ndimage
 
+from pixelshap_eval.images import to_rgb
 from pixelshap_eval.players import Region, box_pixel_bounds
 
 STRATEGIES = ("precise", "bbox", "bboa")
 FILLS = ("black", "gray", "mean", "blur")
 
-_CONSTANT_FILLS = {"black": (0, 0, 0), "gray": (128, 128, 128)}
-_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+_CONSTANT_FILLS: dict[str, tuple[int, int, int]] = {"black": (0, 0, 0), "gray": (128, 128, 128)}
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """A new RGB copy of a PIL image of any mode.
+@dataclass(frozen=True)
+class Masker:
+    """How hidden players are hidden: the pixels each takes with it (`strategy`, grown by
+    `dilation` for ``precise`` or `box_margin` for ``bbox``/``bboa``) and what fills them
+    (`fill`, blurred with `blur_radius` for ``blur``). One value, checked when built, that the
+    task settings and `explain()` both hand to the same code."""
 
-    Transparency (RGBA, RGBa, LA, La, PA, P or L with a transparent colour) is composited onto white,
-    as transformers' `convert_to_rgb` does, so the unmasked image equals what HF image
-    processors give the model. 16-bit greyscale (I;16*) is scaled to 8 bits (65535 -> 255);
-    other modes (L, 1, P, CMYK, YCbCr, I, F, ...) use Pillow's conversion, which clips I and
-    F values to 0..255.
-    """
-    if not isinstance(image, Image.Image):
-        raise TypeError(f"expected a PIL.Image.Image, got {type(image).__name__}; wrap arrays with PIL.Image.fromarray")
-    if image.mode == "RGB":
-        return image.copy()
-    if image.mode in _SIXTEEN_BIT_MODES:
-        grey = np.asarray(image).astype(np.uint32)
-        eight_bit = ((grey * 255 + 32767) // 65535).astype(np.uint8)
-        return Image.fromarray(eight_bit).convert("RGB")
-    if {"A", "a"} & set(image.getbands()) or image.info.get("transparency") is not None:
-        if image.mode == "La":  # Pillow converts premultiplied La only to LA
-            image = image.convert("LA")
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return image.convert("RGB")
+    strategy: str = "bboa"
+    fill: str = "black"
+    dilation: int = 0
+    box_margin: int = 2
+    blur_radius: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.fill not in FILLS:
+            raise ValueError(f"unknown fill {self.fill!r}; choose one of {list(FILLS)}")
+        if self.fill == "blur" and not self.blur_radius > 0:
+            raise ValueError(f"blur_radius must be positive for fill='blur', got {self.blur_radius!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown masking strategy {self.strategy!r}; choose one of {list(STRATEGIES)}")
+        for name, value in (("dilation", self.dilation), ("box_margin", self.box_margin)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer number of pixels, got {value!r}")
+
+    def hidden_pixels(
+        self, image_size: tuple[int, int], regions: Sequence[Region], coalition: Sequence[bool] | np.ndarray
+    ) -> np.ndarray:
+        """Boolean (H, W) array of the pixels that get filled for `coalition` on an image of
+        `image_size` = (width, height). A region with an empty box (width or height 0) hides no box."""
+        width, height = image_size
+        _check_region_sizes(regions, (width, height))
+        visible = _coalition_array(coalition, len(regions))
+        hidden = np.zeros((height, width), dtype=bool)
+        if visible.all():
+            return hidden
+        if self.strategy == "precise":
+            for region in _select(regions, ~visible):
+                _add_mask(hidden, region)
+            if self.dilation:
+                hidden = _dilate(hidden, int(self.dilation))
+            return hidden
+        for region in _select(regions, ~visible):
+            x0, y0, x1, y1 = box_pixel_bounds(region.box, (width, height), int(self.box_margin))
+            hidden[y0:y1, x0:x1] = True
+        if self.strategy == "bboa" and visible.any():
+            for region in _select(regions, visible):
+                window = region.pixel_bounds
+                hidden[window] &= ~region.mask[window]
+        return hidden
+
+    def mask(self, image: Image.Image, regions: Sequence[Region], coalition: Sequence[bool] | np.ndarray) -> Image.Image:
+        """A new RGB image in which the players that `coalition` hides are filled. The input
+        image is never modified; with every player visible the result equals `to_rgb(image)`."""
+        rgb = to_rgb(image)
+        hidden = self.hidden_pixels(rgb.size, regions, coalition)
+        if not hidden.any():
+            return rgb
+        result = rgb.copy()
+        # PIL's masked paste runs in C: about 5x faster than a numpy masked copy on a 640x480 image
+        result.paste(self._fill_source(rgb), mask=Image.fromarray(hidden))
+        return result
+
+    def _fill_source(self, rgb: Image.Image) -> Image.Image | tuple[int, int, int]:
+        """What the hidden pixels become: a blurred copy of the image, or one colour."""
+        if self.fill == "blur":
+            return rgb.filter(ImageFilter.GaussianBlur(self.blur_radius))
+        if self.fill == "mean":
+            red, green, blue = (int(v) for v in np.rint(ImageStat.Stat(rgb).mean))  # from the histogram: exact and fast
+            return red, green, blue
+        return _CONSTANT_FILLS[self.fill]
 
 
 def hidden_pixels(
@@ -64,34 +113,8 @@ def hidden_pixels(
     dilation: int = 0,
     box_margin: int = 2,
 ) -> np.ndarray:
-    """Boolean (H, W) array of the pixels that get filled for `coalition` on an image of
-    `image_size` = (width, height). `dilation` applies to ``precise`` only, `box_margin` to
-    ``bbox`` and ``bboa`` only. A region with an empty box (width or height 0) hides no box."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown masking strategy {strategy!r}; choose one of {list(STRATEGIES)}")
-    for name, value in (("dilation", dilation), ("box_margin", box_margin)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer number of pixels, got {value!r}")
-    width, height = image_size
-    _check_region_sizes(regions, (width, height))
-    visible = _coalition_array(coalition, len(regions))
-    hidden = np.zeros((height, width), dtype=bool)
-    if visible.all():
-        return hidden
-    if strategy == "precise":
-        for region in _select(regions, ~visible):
-            _add_mask(hidden, region)
-        if dilation:
-            hidden = _dilate(hidden, int(dilation))
-        return hidden
-    for region in _select(regions, ~visible):
-        x0, y0, x1, y1 = box_pixel_bounds(region.box, (width, height), int(box_margin))
-        hidden[y0:y1, x0:x1] = True
-    if strategy == "bboa" and visible.any():
-        for region in _select(regions, visible):
-            window = region.pixel_bounds
-            hidden[window] &= ~region.mask[window]
-    return hidden
+    """`Masker(strategy, dilation=..., box_margin=...).hidden_pixels(...)` in one call."""
+    return Masker(strategy=strategy, dilation=dilation, box_margin=box_margin).hidden_pixels(image_size, regions, coalition)
 
 
 def mask_image(
@@ -104,30 +127,8 @@ def mask_image(
     box_margin: int = 2,
     blur_radius: float = 10.0,
 ) -> Image.Image:
-    """A new RGB image in which the players that `coalition` hides are filled (see the module
-    docstring for strategies and fills). The input image is never modified; with every
-    player visible the result equals `to_rgb(image)`."""
-    if fill not in FILLS:
-        raise ValueError(f"unknown fill {fill!r}; choose one of {list(FILLS)}")
-    if fill == "blur" and not blur_radius > 0:
-        raise ValueError(f"blur_radius must be positive for fill='blur', got {blur_radius!r}")
-    rgb = to_rgb(image)
-    hidden = hidden_pixels(rgb.size, regions, coalition, strategy, dilation, box_margin)
-    if not hidden.any():
-        return rgb
-    result = rgb.copy()
-    # PIL's masked paste runs in C: about 5x faster than a numpy masked copy on a 640x480 image
-    result.paste(_fill_source(rgb, fill, blur_radius), mask=Image.fromarray(hidden))
-    return result
-
-
-def _fill_source(rgb: Image.Image, fill: str, blur_radius: float) -> Image.Image | tuple[int, int, int]:
-    """What the hidden pixels become: a blurred copy of the image, or one colour."""
-    if fill == "blur":
-        return rgb.filter(ImageFilter.GaussianBlur(blur_radius))
-    if fill == "mean":
-        return tuple(int(v) for v in np.rint(ImageStat.Stat(rgb).mean))  # from the histogram: exact and fast
-    return tuple(_CONSTANT_FILLS[fill])
+    """`Masker(strategy, fill, dilation, box_margin, blur_radius).mask(...)` in one call."""
+    return Masker(strategy, fill, dilation, box_margin, blur_radius).mask(image, regions, coalition)
 
 
 def _coalition_array(coalition: Sequence[bool] | np.ndarray, n_players: int) -> np.ndarray:
@@ -168,4 +169,5 @@ def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     size = 2 * radius + 1
     grown = ndimage.maximum_filter1d(mask.view(np.uint8), size, axis=0, mode="constant", cval=0)
     grown = ndimage.maximum_filter1d(grown, size, axis=1, mode="constant", cval=0)
-    return grown.astype(bool)
+    result: np.ndarray = grown.astype(bool)
+    return result

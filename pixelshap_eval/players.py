@@ -16,7 +16,10 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from pycocotools import mask as mask_utils
+
+from pixelshap_eval.coco_masks import segmentation_mask
+from pixelshap_eval.grid import GridFrame
+from pixelshap_eval.images import to_rgb
 
 Box = tuple[float, float, float, float]  # x, y, width, height in pixels of the original image
 
@@ -87,33 +90,6 @@ def box_pixel_bounds(box: Box, image_size: tuple[int, int], margin: int = 0) -> 
     return (x0, y0, max(x1, x0), max(y1, y0))
 
 
-@dataclass(frozen=True)
-class PaddedSquare:
-    """Geometry of LLaVA's "pad" preprocessing: the image centred on a square of side
-    max(W, H) (padding filled with the mean colour), then resized to `resolution`."""
-
-    width: int
-    height: int
-    resolution: int = 336
-
-    @property
-    def side(self) -> int:
-        return max(self.width, self.height)
-
-    @property
-    def offset(self) -> tuple[int, int]:
-        """(x, y) of the original image's top-left corner inside the square."""
-        return (self.side - self.width) // 2, (self.side - self.height) // 2
-
-    def cell_index_map(self, rows: int, cols: int) -> np.ndarray:
-        """(H, W) int array: the row-major cell index (0-based) of each original pixel,
-        for a rows x cols grid laid on the padded square (pixel centres decide)."""
-        ox, oy = self.offset
-        xs = ((np.arange(self.width) + ox + 0.5) * cols / self.side).astype(int)
-        ys = ((np.arange(self.height) + oy + 0.5) * rows / self.side).astype(int)
-        return ys[:, None] * cols + xs[None, :]
-
-
 def grid_regions(
     image_size: tuple[int, int],
     rows: int = 12,
@@ -130,18 +106,7 @@ def grid_regions(
     row-major (id = row * cols + col); labels read "r{row}c{col}".
     """
     width, height = image_size
-    if rows < 1 or cols < 1:
-        raise ValueError(f"grid needs at least one row and one column, got {rows}x{cols}")
-    if width < 1 or height < 1:
-        raise ValueError(f"image size must be positive, got {image_size}")
-    if pad_to_square:
-        index = PaddedSquare(width, height).cell_index_map(rows, cols)
-    else:
-        # Pixel centres decide, as in PaddedSquare, so a square image gets the same cells
-        # with or without padding.
-        xs = ((np.arange(width) + 0.5) * cols / width).astype(int)
-        ys = ((np.arange(height) + 0.5) * rows / height).astype(int)
-        index = ys[:, None] * cols + xs[None, :]
+    index = GridFrame(width, height, rows, cols, pad_to_square).cell_index_map()
     regions = []
     for cell in range(rows * cols):
         mask = index == cell
@@ -225,7 +190,7 @@ def regions_from_coco(
         name = f"annotation id={annotation['id']}" if "id" in annotation else f"annotation #{index} (no id)"
         if "category_id" not in annotation:
             raise ValueError(f"{name} has no 'category_id'; COCO instance annotations need one")
-        mask = _coco_mask(annotation.get("segmentation"), height, width, name)
+        mask = segmentation_mask(annotation.get("segmentation"), height, width, name)
         box = box_of_mask(mask)
         if "bbox" in annotation:
             box = _box_hull(_checked_box(annotation["bbox"], f"{name} bbox"), box)
@@ -253,7 +218,7 @@ SAM_CHECKPOINT_URLS = {
 
 def regions_from_sam(
     image: Image.Image | np.ndarray,
-    checkpoint: str | os.PathLike | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
     model_type: str = "vit_b",
     device: str = "cpu",
     points_per_side: int = 32,
@@ -320,7 +285,7 @@ def _checked_box(box: Any, name: str) -> Box:
         raise ValueError(f"{name} must be 4 numbers (x, y, width, height), got {box!r}") from None
     if len(values) != 4 or not all(math.isfinite(v) for v in values) or values[2] < 0 or values[3] < 0:
         raise ValueError(f"{name} must be 4 finite numbers (x, y, width, height) with width, height >= 0, got {box!r}")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def _box_hull(box: Box, other: Box) -> Box:
@@ -346,59 +311,9 @@ def _category_names(categories: Mapping[int, str] | Sequence[Mapping[str, Any]] 
         ) from None
 
 
-def _coco_mask(segmentation: Any, height: int, width: int, name: str) -> np.ndarray:
-    """Boolean (height, width) mask of one COCO segmentation, validated first."""
-    if isinstance(segmentation, list):
-        polygons = segmentation
-        if not polygons:
-            raise ValueError(f"{name}: segmentation is an empty polygon list")
-        for polygon in polygons:
-            if (
-                not isinstance(polygon, (list, tuple))
-                or len(polygon) < 6
-                or len(polygon) % 2
-                or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in polygon)
-            ):
-                raise ValueError(
-                    f"{name}: each polygon must be a flat list of at least 3 (x, y) points "
-                    f"(6+ finite numbers, even count), got {str(polygon)[:80]}"
-                )
-        rle = mask_utils.merge(mask_utils.frPyObjects([list(map(float, p)) for p in polygons], height, width))
-    elif isinstance(segmentation, Mapping) and "counts" in segmentation and "size" in segmentation:
-        size = [int(v) for v in segmentation["size"]]
-        if size != [height, width]:
-            raise ValueError(
-                f"{name}: RLE size {size} does not match the image's [height, width] = [{height}, {width}]"
-            )
-        counts = segmentation["counts"]
-        if isinstance(counts, list):
-            if any(not isinstance(c, (int, np.integer)) or c < 0 for c in counts) or sum(counts) != height * width:
-                raise ValueError(
-                    f"{name}: uncompressed RLE counts must be non-negative integers summing to "
-                    f"height * width = {height * width}"
-                )
-            rle = mask_utils.frPyObjects({"size": size, "counts": [int(c) for c in counts]}, height, width)
-        elif isinstance(counts, (str, bytes)):
-            rle = {"size": size, "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-        else:
-            raise ValueError(f"{name}: RLE counts must be a list (uncompressed) or a string (compressed)")
-    else:
-        raise ValueError(
-            f"{name}: segmentation must be a polygon list or an RLE dict with 'counts' and 'size', "
-            f"got {type(segmentation).__name__}"
-        )
-    try:
-        mask = mask_utils.decode(rle)
-    except ValueError as error:
-        raise ValueError(f"{name}: could not decode its RLE ({error})") from None
-    return mask.astype(bool)
-
-
 def _rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
     """HxWx3 uint8 pixels of a PIL image (any mode) or of an RGB uint8 array."""
     if isinstance(image, Image.Image):
-        from pixelshap_eval.masking import to_rgb  # masking builds on players: import here
-
         return np.asarray(to_rgb(image))
     pixels = np.asarray(image)
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
@@ -406,7 +321,7 @@ def _rgb_array(image: Image.Image | np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _sam_mask_generator(checkpoint: str | os.PathLike | None, model_type: str, device: str, points_per_side: int):
+def _sam_mask_generator(checkpoint: str | os.PathLike[str] | None, model_type: str, device: str, points_per_side: int) -> Any:
     """SAM's automatic mask generator on local weights; clear errors for what is missing."""
     if model_type not in SAM_CHECKPOINT_URLS:
         raise ValueError(f"unknown SAM model_type {model_type!r}; choose one of {sorted(SAM_CHECKPOINT_URLS)}")
@@ -440,7 +355,7 @@ def _sam_mask_generator(checkpoint: str | os.PathLike | None, model_type: str, d
 
 def _sam_record_mask(segmentation: Any, height: int, width: int, name: str) -> np.ndarray:
     if isinstance(segmentation, Mapping):
-        return _coco_mask(segmentation, height, width, name)
+        return segmentation_mask(segmentation, height, width, name)
     mask = np.asarray(segmentation)
     if mask.shape != (height, width):
         raise ValueError(f"{name}: mask shape {mask.shape} does not match the image's (H, W) = {(height, width)}")

@@ -10,7 +10,7 @@ Two value functions:
   `visually_relevant_tokens`, as in iGOS++ for LVLMs), read from lmms-eval's loglikelihood
   results with `parse_loglikelihood`.
 
-`similarity_value` and `logprob_value` bind either one to a model (e.g. `HFRunner`), an image
+`similarity_ask` and `logprob_ask` bind either one to a model (e.g. `HFRunner`), an image
 and a question, giving the batched `ask(images) -> values` that `explain()` takes.
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from numbers import Real
 from typing import Any, Protocol
 
@@ -221,6 +221,9 @@ def _number(value: Any, result: Any) -> float:
     return float(value)
 
 
+Ask = Callable[[Sequence[Any]], np.ndarray]  # images -> one value per image
+
+
 class AnswerModel(Protocol):
     """What the value builders need of a model (`pixelshap_eval.hf_runner.HFRunner` is one)."""
 
@@ -229,7 +232,7 @@ class AnswerModel(Protocol):
     def score(self, images: Sequence[Any], questions: Sequence[str], continuations: Sequence[str]) -> list[Any]: ...
 
 
-def similarity_value(model: AnswerModel, image: Any, question: str, embedder: Embedder | None = None):
+def similarity_ask(model: AnswerModel, image: Any, question: str, embedder: Embedder | None = None) -> Ask:
     """`ask(images) -> values`: similarity of the answer on each image to the full-image answer."""
     embedder = embedder if embedder is not None else TextEmbedder()
     reference = model.generate([image], [question])[0]
@@ -240,7 +243,7 @@ def similarity_value(model: AnswerModel, image: Any, question: str, embedder: Em
     return ask
 
 
-def logprob_value(
+def logprob_ask(
     model: AnswerModel,
     image: Any,
     question: str,
@@ -248,7 +251,7 @@ def logprob_value(
     relevant_only: bool = False,
     threshold: float = 1.0,
     blur_radius: float = 10.0,
-):
+) -> Ask:
     """`ask(images) -> values`: summed log-probability of `answer` (default: the model's own
     full-image answer) on each image; with `relevant_only`, of its visually relevant tokens,
     chosen once on the full image against a Gaussian-blurred copy (`visually_relevant_tokens`)."""

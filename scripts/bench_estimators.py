@@ -181,8 +181,8 @@ def evaluate(games: list[np.ndarray], estimators: list[str], budgets: list[str],
                 for seed in range(seeds if name != "loo" else 1):
                     coalitions = estimator.plan(n, budget, seed)
                     attribution = estimator.solve(coalitions, table[coalition_codes(coalitions.masks)])
-                    cell[0].append(_spearman(attribution.values, exact))
-                    cell[1].append(np.linalg.norm(attribution.values - exact) / np.linalg.norm(exact))
+                    cell[0].append(_spearman(attribution.scores, exact))
+                    cell[1].append(np.linalg.norm(attribution.scores - exact) / np.linalg.norm(exact))
                     cell[2].append(len(coalitions))
     return results
 

@@ -27,6 +27,7 @@ from lmms_eval.evaluator import simple_evaluate  # noqa: E402
 from pixelshap_eval.data.coco import build_coco_set  # noqa: E402
 from pixelshap_eval.lmms import task as task_module  # noqa: E402
 from pixelshap_eval.lmms.hf_model import PixelShapHF  # noqa: E402
+from pixelshap_eval.lmms.responses import EMBEDDERS  # noqa: E402
 from pixelshap_eval.testing.tiny_models import save_tiny_model  # noqa: E402
 from pixelshap_eval.values import TextEmbedder  # noqa: E402
 
@@ -99,7 +100,7 @@ def main() -> None:
     os.environ["PIXELSHAP_DATA_DIR"] = str(work / "data")
     os.environ["PIXELSHAP_CONFIG"] = f"budget={args.budget},max_players=8,heatmaps=false"
     model_dir = save_tiny_model("llava", work / "model")
-    embedder = task_module._EMBEDDERS.setdefault(None, TextEmbedder())
+    embedder = EMBEDDERS.get(None)  # the pool the tasks take their embedder from
     embedder.embed(["warm up"])  # load outside the timings
 
     rows = []

@@ -75,7 +75,7 @@ def attribution_recall(runner: HFRunner, rows, embedder: TextEmbedder, estimator
 
         budget = budget_of(len(regions)) if budget_of else None
         result = explain(image, regions, ask, estimator=estimator, budget=budget, seed=index, progress=False)
-        recall = recall_at_k(result.attribution.values, row["target_index"], 1)
+        recall = recall_at_k(result.attribution.scores, row["target_index"], 1)
         recalls.setdefault(row["question_type"], []).append(recall)
     return {qtype: float(np.mean(values)) for qtype, values in sorted(recalls.items())}
 

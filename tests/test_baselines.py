@@ -39,7 +39,7 @@ def test_object_scores_are_ordered_as_their_definitions_demand(coco_report):
     for name, scores in coco_report.scores.items():
         assert 0 <= scores["recall_at_1"] <= scores["recall_at_2"] <= scores["recall_at_3"] <= 1, name
         # the top object is the target (IoU 1) at least as often as recall@1 says
-        assert scores["mask_iou_at_1"] >= scores["recall_at_1"] - 1e-12, name
+        assert scores["iou_at_1"] >= scores["recall_at_1"] - 1e-12, name
         assert 0 <= scores["box_iou_at_1"] <= 1, name
 
 

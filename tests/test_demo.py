@@ -36,7 +36,14 @@ def test_run_folders_hold_results_samples_and_heatmaps(demo):
         records = [row["pixelshap"] for row in run.samples["pixelshap_synth"]]
         assert len(records) == 12
         assert all(run.heatmap_path(r).is_file() for r in records if "values" in r)
-    assert any("recall_at_1" in line for line in summary_lines(demo))
+    lines = summary_lines(demo)
+    assert any("recall_at_1" in line for line in lines)
+    trained, randomized = demo.runs
+    assert trained.label in lines[0] and randomized.label in lines[0]
+    row = next(line for line in lines if line.split()[:2] == ["pixelshap_synth", "recall_at_1"])
+    for run in demo.runs:  # each run's Recall@1 as the results JSON holds it
+        assert f"{run.metrics['pixelshap_synth']['recall_at_1'].value:.3f}" in row
+    assert lines[-1] == f"chance Recall@1 on the synthetic scenes: {demo.chance_recall_at_1:.3f}"
 
 
 def test_report_shows_both_models_and_renders(demo, tmp_path):

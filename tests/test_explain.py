@@ -10,7 +10,8 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from pixelshap_eval.explain import Explanation, explain
-from pixelshap_eval.masking import to_rgb
+from pixelshap_eval.images import to_rgb
+from pixelshap_eval.masking import Masker
 from pixelshap_eval.players import Region, box_of_mask
 from pixelshap_eval.shapley import KernelShap, coalition_codes, shapley_from_table
 
@@ -55,8 +56,8 @@ def test_explain_runs_the_real_masks_and_matches_exact_shapley_of_the_encoded_ga
     assert batches == [5, 5, 5, 1] and explanation.attribution.n_calls == 16
     table = np.array([game(np.array([(code >> i) & 1 for i in range(4)], dtype=bool)) for code in range(16)])
     np.testing.assert_allclose(explanation.coalition_values, table[coalition_codes(explanation.coalitions.masks)])
-    np.testing.assert_allclose(explanation.attribution.values, shapley_from_table(table))
-    np.testing.assert_allclose(explanation.attribution.values, [1.75, 1.25, -0.3, 2.0])
+    np.testing.assert_allclose(explanation.attribution.scores, shapley_from_table(table))
+    np.testing.assert_allclose(explanation.attribution.scores, [1.75, 1.25, -0.3, 2.0])
     assert explanation.regions == tuple(regions)
 
 
@@ -70,8 +71,8 @@ def test_explain_with_kernel_by_name_and_by_instance_gives_the_same_seeded_resul
     by_instance = explain(image, regions, ask, estimator=KernelShap(), budget=20, seed=7, progress=False)
     assert by_name.attribution.estimator == "kernel" and len(by_name.coalitions) <= 20
     np.testing.assert_array_equal(by_name.coalitions.masks, by_instance.coalitions.masks)
-    np.testing.assert_allclose(by_name.attribution.values, by_instance.attribution.values)
-    assert by_name.attribution.values.sum() == pytest.approx(game(np.ones(5, bool)) - game(np.zeros(5, bool)))
+    np.testing.assert_allclose(by_name.attribution.scores, by_instance.attribution.scores)
+    assert by_name.attribution.scores.sum() == pytest.approx(game(np.ones(5, bool)) - game(np.zeros(5, bool)))
 
 
 def test_mask_options_reach_mask_image():
@@ -83,7 +84,7 @@ def test_mask_options_reach_mask_image():
             seen_colours.update(map(tuple, np.asarray(im)[regions[0].mask].reshape(-1, 3).tolist()))
         return [0.0] * len(images)
 
-    explain(image, regions, ask, estimator="loo", strategy="precise", fill="gray", dilation=1, progress=False)
+    explain(image, regions, ask, estimator="loo", masker=Masker("precise", "gray", dilation=1), progress=False)
     assert (128, 128, 128) in seen_colours and (0, 0, 0) not in seen_colours
 
 
@@ -109,11 +110,11 @@ def test_explain_on_a_coco_image_gives_each_object_its_pixel_mass(shared_data):
     def ask(images):
         return [np.asarray(im, dtype=float).mean() for im in images]
 
-    explanation = explain(image, regions, ask, estimator="exact", strategy="precise", progress=False)
+    explanation = explain(image, regions, ask, estimator="exact", masker=Masker("precise"), progress=False)
     brightness = np.asarray(to_rgb(image), dtype=float).mean(axis=2) / (height * width)
     cover = np.sum(masks, axis=0)
     expected = [np.sum(brightness[m] / cover[m]) for m in masks]
-    np.testing.assert_allclose(explanation.attribution.values, expected, rtol=1e-9)
+    np.testing.assert_allclose(explanation.attribution.scores, expected, rtol=1e-9)
     assert explanation.coalition_values[1] == pytest.approx(np.asarray(to_rgb(image), dtype=float).mean())
 
 

@@ -87,3 +87,32 @@ def test_bad_calls_are_clear_errors(images):
         runner.loglikelihood(images[:1], QUESTIONS[:1], [""])
     with pytest.raises(ValueError, match="batch_size"):
         HFRunner(model, processor, batch_size=0)
+
+
+def test_an_rgba_image_reaches_the_model_as_the_coalitions_see_it(monkeypatch):
+    """The reference answer and the coalitions share one normaliser: transparency is composited
+    onto white (not dropped), in the runner exactly as in masking with every player visible."""
+    from pixelshap_eval.images import to_rgb
+    from pixelshap_eval.masking import Masker
+    from pixelshap_eval.players import regions_from_boxes
+
+    runner = HFRunner(*build_tiny_model("llava"), batch_size=4)
+    pixels = np.zeros((8, 8, 4), dtype=np.uint8)
+    pixels[..., 0] = 200  # red, half transparent
+    pixels[..., 3] = 128
+    rgba = Image.fromarray(pixels, "RGBA")
+    seen: list[Image.Image] = []
+    encode = runner._encode
+
+    def spy(prompts, images):
+        seen.extend(images)
+        return encode(prompts, images)
+
+    monkeypatch.setattr(runner, "_encode", spy)
+    runner.generate([rgba], ["what"], max_new_tokens=1)
+    runner.score([rgba], ["what"], ["red"])
+    unmasked = Masker().mask(rgba, regions_from_boxes([(0, 0, 4, 4)], rgba.size), [True])
+    for image in seen:
+        assert np.array_equal(np.asarray(image), np.asarray(to_rgb(rgba)))
+        assert np.array_equal(np.asarray(image), np.asarray(unmasked))
+    assert len(seen) == 2 and not np.array_equal(np.asarray(seen[0]), np.asarray(rgba.convert("RGB")))

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
+import yaml
 
 from pixelshap_eval.lmms.config import ENV_VAR, AttributionConfig, budget_for, load_config, overrides_for
+from pixelshap_eval.lmms.documents import doc_seed
+from pixelshap_eval.lmms.registration import tasks_dir
+from pixelshap_eval.masking import Masker
+from pixelshap_eval.shapley import get_estimator
+
+TASKS_DIR = Path(tasks_dir())
 
 
 @pytest.mark.parametrize(
@@ -55,6 +65,44 @@ def test_bad_overrides_give_one_clear_error(spec, message):
         load_config("pixelshap_coco", {}, {ENV_VAR: spec})
 
 
+def _task_configs() -> dict[str, dict]:
+    """Every shipped task YAML merged over the files it includes."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
+
+    def load(path: Path) -> dict:
+        config = yaml.load(path.read_text(), Loader=Loader) or {}
+        if "include" in config:
+            config = {**load(path.parent / config.pop("include")), **config}
+        return config
+
+    return {path.stem: load(path) for path in sorted(TASKS_DIR.glob("pixelshap_*.yaml")) if path.stem != "pixelshap"}
+
+
 def test_defaults_are_greedy_and_reproducible():
     config = AttributionConfig()
     assert config.seed == 0 and config.value == "similarity" and config.strategy == "bboa"
+    # greedy: every shipped task decodes without sampling, so one image always gets one answer
+    tasks = _task_configs()
+    assert len(tasks) >= 10
+    for name, task in tasks.items():
+        generation = task["generation_kwargs"]
+        assert generation["do_sample"] is False and generation["temperature"] == 0, name
+    # reproducible: a document's plan is a pure function of the settings and its question id
+    def plan(key: str):
+        return get_estimator(config.estimator).plan(10, budget_for(config.budget, 10), doc_seed(config.seed, key))
+
+    assert np.array_equal(plan("q1").masks, plan("q1").masks)
+    assert not np.array_equal(plan("q1").masks, plan("q2").masks)
+
+
+def test_masking_settings_reach_the_masker_from_yaml_and_environment():
+    config = load_config("pixelshap_coco", {"fill": "blur", "strategy": "precise"}, {ENV_VAR: "blur_radius=2.5,dilation=3"})
+    assert config.masker == Masker(strategy="precise", fill="blur", dilation=3, box_margin=2, blur_radius=2.5)
+    with pytest.raises(ValueError, match="blur_radius must be positive"):
+        load_config("pixelshap_coco", {"fill": "blur"}, {ENV_VAR: "blur_radius=0"})
+    with pytest.raises(ValueError, match="unknown fill"):
+        load_config("pixelshap_coco", {"fill": "white"}, {})

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image, ImageFilter
 
-from pixelshap_eval.masking import FILLS, STRATEGIES, hidden_pixels, mask_image, to_rgb
+from pixelshap_eval.images import to_rgb
+from pixelshap_eval.masking import FILLS, STRATEGIES, hidden_pixels, mask_image
 from pixelshap_eval.players import Region, box_of_mask, grid_regions, regions_from_coco
 
 WIDTH, HEIGHT = 8, 6

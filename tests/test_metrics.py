@@ -18,7 +18,6 @@ from pixelshap_eval.metrics import (
     curve_auc,
     deletion_auc,
     deletion_coalitions,
-    grid_map_to_image,
     human_patch_scores,
     insertion_auc,
     insertion_coalitions,
@@ -285,17 +284,6 @@ def test_map_plausibility_constant_maps():
     human = np.array([[0.0, 0.0], [0.0, 1.0]])
     assert all(math.isnan(v) for v in map_plausibility(np.eye(2), np.ones((2, 2))).values())
     assert map_plausibility(np.ones((2, 2)), human) == {"spearman": 0.0, "auc": 0.5}
-
-
-def test_grid_map_to_image_uses_the_padded_square():
-    grid = np.arange(4.0).reshape(2, 2)
-    # a 4 x 2 (W x H) image sits in rows 1..2 of a 4 x 4 square: its top row is grid row 0
-    on_image = grid_map_to_image(grid, (4, 2))
-    assert on_image.tolist() == [[0, 0, 1, 1], [2, 2, 3, 3]]
-    on_image = grid_map_to_image(grid, (4, 6))  # 4 wide in a 6-wide square: cols 1..4
-    assert on_image[0].tolist() == [0, 0, 1, 1]
-    assert on_image[:, 0].tolist() == [0, 0, 0, 2, 2, 2]
-    assert grid_map_to_image(grid, (2, 4), pad_to_square=False)[:, 1].tolist() == [1, 1, 3, 3]
 
 
 # ---------------------------------------------------------------------------------------------

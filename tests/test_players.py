@@ -14,8 +14,8 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from pixelshap_eval.data.schema import encode_mask
+from pixelshap_eval.grid import GridFrame
 from pixelshap_eval.players import (
-    PaddedSquare,
     Region,
     box_of_mask,
     box_pixel_bounds,
@@ -65,8 +65,8 @@ def test_unpadded_cells_split_pixels_by_their_centres():
 
 
 def test_padded_grid_on_landscape_image_matches_hand_computed_cells():
-    square = PaddedSquare(640, 480)
-    assert square.side == 640
+    square = GridFrame(640, 480, 12, 12, pad_to_square=True)
+    assert square.frame_size == (640, 640)
     assert square.offset == (0, 80)
     regions = grid_regions((640, 480), 12, 12, pad_to_square=True)
     # each cell is 640 / 12 = 53.33 px of the square; 80 px of padding sit above and below
@@ -90,7 +90,7 @@ def test_padded_grid_on_landscape_image_matches_hand_computed_cells():
 def test_padded_grid_on_portrait_image_pads_left_and_right():
     regions = grid_regions((300, 400), 4, 4, pad_to_square=True)
     # side 400, offset (50, 0), cells of 100 px: c0 covers square x [0, 100) = original [-50, 50)
-    assert PaddedSquare(300, 400).offset == (50, 0)
+    assert GridFrame(300, 400, 4, 4, pad_to_square=True).offset == (50, 0)
     assert regions[0].box == (0.0, 0.0, 50.0, 100.0)
     assert regions[1].box == (50.0, 0.0, 100.0, 100.0)
     assert regions[3].box == (250.0, 0.0, 50.0, 100.0)

@@ -72,7 +72,7 @@ def test_exact_matches_the_permutation_definition_on_random_games(n, seed):
     coalitions, attribution = run(ExactShapley(), table)
     expected = shapley_by_permutations(table)
     np.testing.assert_allclose(shapley_from_table(table), expected, atol=1e-10)
-    np.testing.assert_allclose(attribution.values, expected, atol=1e-10)
+    np.testing.assert_allclose(attribution.scores, expected, atol=1e-10)
     assert np.all(attribution.std_errors == 0)
     assert attribution.n_calls == len(coalitions) == 2**n
 
@@ -85,9 +85,9 @@ def test_efficiency_is_exact_at_any_budget(n, extra, seed):
     for estimator in (KernelShap(), PermutationShapley()):
         budget = min(2**n, estimator.min_budget(n) + extra)
         _, attribution = run(estimator, table, budget, seed)
-        assert attribution.values.sum() == pytest.approx(total, abs=1e-9)
+        assert attribution.scores.sum() == pytest.approx(total, abs=1e-9)
     if n <= 8:
-        assert run(ExactShapley(), table)[1].values.sum() == pytest.approx(total, abs=1e-9)
+        assert run(ExactShapley(), table)[1].scores.sum() == pytest.approx(total, abs=1e-9)
 
 
 def symmetric_game_with_null_player(n: int, seed: int) -> np.ndarray:
@@ -107,9 +107,9 @@ def test_symmetry_and_null_player_for_exact_and_full_budget_kernel(n, seed):
     exact = run(ExactShapley(), table)[1]
     kernel = run(KernelShap(), table, budget=2**n, seed=seed)[1]
     for attribution in (exact, kernel):
-        assert attribution.values[0] == pytest.approx(attribution.values[1], abs=1e-9)
-        assert attribution.values[-1] == pytest.approx(0.0, abs=1e-9)
-    np.testing.assert_allclose(kernel.values, exact.values, atol=1e-9)
+        assert attribution.scores[0] == pytest.approx(attribution.scores[1], abs=1e-9)
+        assert attribution.scores[-1] == pytest.approx(0.0, abs=1e-9)
+    np.testing.assert_allclose(kernel.scores, exact.scores, atol=1e-9)
     assert np.all(kernel.std_errors == 0)
 
 
@@ -120,7 +120,7 @@ def test_kernel_and_permutation_recover_additive_games_at_their_smallest_useful_
     table = indicator_matrix(n) @ weights + 0.7
     for estimator, budget in ((KernelShap(), min(2**n, 2 * n + 2)), (PermutationShapley(), None)):
         budget = budget or estimator.min_budget(n)
-        np.testing.assert_allclose(run(estimator, table, budget, seed)[1].values, weights, atol=1e-9)
+        np.testing.assert_allclose(run(estimator, table, budget, seed)[1].scores, weights, atol=1e-9)
 
 
 def test_antithetic_permutations_are_exact_on_pairwise_games():
@@ -129,7 +129,7 @@ def test_antithetic_permutations_are_exact_on_pairwise_games():
     z = indicator_matrix(n)
     table = z @ rng.normal(size=n) + np.einsum("ci,ij,cj->c", z, np.triu(rng.normal(size=(n, n)), 1), z)
     attribution = run(PermutationShapley(), table, budget=3 * n - 2, seed=5)[1]
-    np.testing.assert_allclose(attribution.values, shapley_from_table(table), atol=1e-9)
+    np.testing.assert_allclose(attribution.scores, shapley_from_table(table), atol=1e-9)
 
 
 # ------------------------------------------------------------------ sampling quality
@@ -139,7 +139,7 @@ def mean_error(name: str, n: int, budget: int, seeds: range, truth=shapley_from_
     table = interaction_game(n, 11)
     target = truth(table)
     estimator = get_estimator(name)
-    return float(np.mean([np.linalg.norm(run(estimator, table, budget, s)[1].values - target) for s in seeds]))
+    return float(np.mean([np.linalg.norm(run(estimator, table, budget, s)[1].scores - target) for s in seeds]))
 
 
 @pytest.mark.parametrize(
@@ -162,14 +162,14 @@ def test_standard_errors_cover_the_truth_at_about_the_nominal_rate(name, budget)
     for seed in range(120):
         attribution = run(estimator, table, budget, seed)[1]
         # exact cancellations (e.g. antithetic pairs on pairwise terms) give error and se ~1e-16
-        covered.append(np.abs(attribution.values - truth) <= 1.96 * attribution.std_errors + 1e-9)
+        covered.append(np.abs(attribution.scores - truth) <= 1.96 * attribution.std_errors + 1e-9)
     assert 0.88 <= np.mean(covered) <= 0.99
 
 
 def test_monte_carlo_banzhaf_is_exact_when_every_coalition_is_drawn():
     table = interaction_game(6, 2)
     attribution = run(MonteCarloBanzhaf(), table, budget=64, seed=1)[1]
-    np.testing.assert_allclose(attribution.values, banzhaf_from_table(table), atol=1e-12)
+    np.testing.assert_allclose(attribution.scores, banzhaf_from_table(table), atol=1e-12)
     np.testing.assert_allclose(attribution.std_errors, 0.0, atol=1e-12)
 
 
@@ -211,7 +211,7 @@ def test_same_seed_same_plan_and_result_different_seed_different_plan(name):
     assert np.array_equal(first.masks, from_generator.masks)
     table = interaction_game(n, 5)
     a, b = (estimator.solve(c, table[coalition_codes(c.masks)]) for c in (first, second))
-    np.testing.assert_array_equal(a.values, b.values)
+    np.testing.assert_array_equal(a.scores, b.scores)
     np.testing.assert_array_equal(a.std_errors, b.std_errors)
     if name in SAMPLING:
         assert not np.array_equal(first.masks, estimator.plan(n, budget, 4).masks)
@@ -222,13 +222,13 @@ def test_kernel_at_2n_plus_2_is_empty_full_singletons_and_leave_one_outs():
     coalitions = KernelShap().plan(n, 2 * n + 2, 0)
     sizes = sorted(coalitions.masks.sum(axis=1).tolist())
     assert sizes == [0] + [1] * n + [n - 1] * n + [n]
-    assert coalitions.design["enumerated_sizes"] == [1, n - 1]
-    assert len(coalitions.design["draws"]) == 0
+    assert coalitions.design.enumerated_sizes == [1, n - 1]
+    assert len(coalitions.design.draws) == 0
 
 
 def test_kernel_repeated_draws_cost_no_calls_and_are_counted():
     coalitions = KernelShap().plan(5, 28, 0)
-    draws, counts = coalitions.design["draws"], coalitions.design["sample_counts"]
+    draws, counts = coalitions.design.draws, coalitions.design.sample_counts
     assert len(np.unique(coalition_codes(coalitions.masks))) == len(coalitions) <= 28
     assert counts.sum() == draws.size > len(np.unique(draws))
     assert np.array_equal(counts, np.bincount(draws.ravel(), minlength=len(coalitions)))
@@ -239,7 +239,7 @@ def test_kernel_repeated_draws_cost_no_calls_and_are_counted():
 def test_permutation_budget_counts_unique_coalitions():
     n = 10
     coalitions = PermutationShapley().plan(n, 100, 0)
-    orders, chains = coalitions.design["orders"], coalitions.design["chains"]
+    orders, chains = coalitions.design.orders, coalitions.design.chains
     assert len(orders) % 2 == 0 and np.array_equal(orders[1::2], orders[0::2, ::-1])
     assert len(coalitions) <= 100 < chains.size
     for order, chain in zip(orders, chains):
@@ -274,7 +274,7 @@ def test_a_single_player_gets_the_whole_difference(name):
     attribution = estimator.solve(coalitions, np.array([0.25, 2.0]))
     assert len(coalitions) == 2
     expected = 1.0 if name == "pixelshap" else 1.75
-    assert attribution.values.tolist() == [pytest.approx(expected)]
+    assert attribution.scores.tolist() == [pytest.approx(expected)]
 
 
 @pytest.mark.parametrize("name", ["kernel", "permutation", "banzhaf", "pixelshap"])
@@ -286,9 +286,9 @@ def test_many_players_plan_within_budget_and_solve(name):
     assert len(coalitions) <= budget and coalitions.has_leave_one_out
     assert len({row.tobytes() for row in coalitions.masks}) == len(coalitions)
     attribution = estimator.solve(coalitions, coalitions.masks @ weights)
-    assert np.isfinite(attribution.values).all()
+    assert np.isfinite(attribution.scores).all()
     if name in ("kernel", "permutation"):
-        np.testing.assert_allclose(attribution.values, weights, atol=1e-8)
+        np.testing.assert_allclose(attribution.scores, weights, atol=1e-8)
 
 
 # ------------------------------------------------------------------ leave-one-out and PixelSHAP
@@ -299,7 +299,7 @@ def test_leave_one_out_is_the_drop_from_the_full_value():
     coalitions, attribution = run(LeaveOneOut(), table)
     full = table[-1]
     expected = [full - table[(2**5 - 1) & ~(1 << i)] for i in range(5)]
-    np.testing.assert_allclose(attribution.values, expected)
+    np.testing.assert_allclose(attribution.scores, expected)
     assert attribution.n_calls == 7 and coalitions.has_leave_one_out
 
 
@@ -315,11 +315,11 @@ def test_pixelshap_published_score_matches_a_hand_computed_example():
     # with - without: player 0: 2.2/3 - 0.9/3; player 1: 1.7/3 - 1.4/3; player 2: 1.5/3 - 1.6/3
     # shifted by the minimum (-0.1/3) and scaled to sum 1: [1.4, 0.4, 0] / 1.8
     attribution = estimator.solve(coalitions, values)
-    np.testing.assert_allclose(attribution.values, [7 / 9, 2 / 9, 0.0])
+    np.testing.assert_allclose(attribution.scores, [7 / 9, 2 / 9, 0.0])
     assert np.all(np.isnan(attribution.std_errors))
     shifted = values.copy()
     shifted[0], shifted[1] = -5.0, 9.0
-    np.testing.assert_allclose(estimator.solve(coalitions, shifted).values, attribution.values)
+    np.testing.assert_allclose(estimator.solve(coalitions, shifted).scores, attribution.scores)
 
 
 def test_pixelshap_published_sampling_follows_the_ratio_and_skips_fixed_rows():
@@ -329,7 +329,7 @@ def test_pixelshap_published_sampling_follows_the_ratio_and_skips_fixed_rows():
     capped = estimator.plan(6, 20, 0)
     assert len(capped) == 20 and capped.has_leave_one_out
     equal = estimator.solve(capped, np.full(20, 0.3))
-    np.testing.assert_allclose(equal.values, 1 / 6)
+    np.testing.assert_allclose(equal.scores, 1 / 6)
 
 
 # ------------------------------------------------------------------ errors

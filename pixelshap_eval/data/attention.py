@@ -25,7 +25,7 @@ from PIL import Image as PILImage
 from pixelshap_eval.data.cards import EVALUATION_SPLIT, BuiltSet, CardText, render_card
 from pixelshap_eval.data.checks import SKIP_HINT, Problems, decode_image
 from pixelshap_eval.data.schema import ATTENTION_MAP_FEATURES, HUMAN_GRID
-from pixelshap_eval.players import PaddedSquare
+from pixelshap_eval.grid import GridFrame
 
 TOP_CELLS = 3
 REQUIRED_KEYS = ("image", "question", "map")
@@ -97,7 +97,7 @@ def load_attention_map(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, b
 def pool_to_grid(attention: np.ndarray) -> np.ndarray:
     """(12, 12) float32: the map's mass on each cell of the padded-square grid, summing to 1."""
     height, width = attention.shape
-    cells = PaddedSquare(width, height).cell_index_map(HUMAN_GRID, HUMAN_GRID)
+    cells = GridFrame(width, height, HUMAN_GRID, HUMAN_GRID, pad_to_square=True).cell_index_map()
     mass = np.bincount(cells.ravel(), weights=attention.ravel(), minlength=HUMAN_GRID * HUMAN_GRID)
     return (mass / mass.sum()).reshape(HUMAN_GRID, HUMAN_GRID).astype(np.float32)
 

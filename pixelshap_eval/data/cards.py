@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from datasets import Array2D, DatasetDict, Features, Image, List, Value
@@ -17,7 +18,7 @@ from huggingface_hub import DatasetCard
 
 EVALUATION_SPLIT = "test"  # every built set has this one split (lmms-eval tasks read `test_split: test`)
 
-Stats = dict[str, "int | dict[str, int]"]
+Stats = dict[str, Any]  # counts by name, or by name and category
 
 
 @dataclass

@@ -28,11 +28,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from datasets import Dataset, DatasetDict
 from pycocotools import mask as mask_utils
 
+from pixelshap_eval.coco_masks import segmentation_rle
 from pixelshap_eval.data.cards import EVALUATION_SPLIT, BuiltSet, CardText, render_card
 from pixelshap_eval.data.checks import Problems, box_problem, confined_path, decode_image
 from pixelshap_eval.data.schema import OBJECT_IMPORTANCE_FEATURES
@@ -64,7 +66,7 @@ GENERATED = "generated"  # question_type of questions written by a chat model
 
 # COCO 2017's licence table, used for the card only when the source file lists none
 # (the licence ids of the images are COCO's in every release).
-COCO_2017_LICENSES = (
+COCO_2017_LICENSES: tuple[dict[str, Any], ...] = (
     {
         "id": 1,
         "name": "Attribution-NonCommercial-ShareAlike License",
@@ -125,7 +127,7 @@ class CocoSource:
     images: list[dict]
     annotations_by_image: dict[int, list[dict]]
     categories: dict[int, dict]
-    licenses: list[dict]
+    licenses: list[dict[str, Any]]
 
 
 def load_coco_instances(path: Path, problems: Problems | None = None) -> CocoSource:
@@ -235,25 +237,9 @@ def _annotation_problem(annotation: object, categories: dict[int, dict], size: t
     return None
 
 
-def annotation_rle(annotation: dict, height: int, width: int) -> dict:
-    """Compressed RLE of a COCO segmentation (polygons, uncompressed or compressed RLE)."""
-    segmentation = annotation.get("segmentation")
-    try:
-        if isinstance(segmentation, list):
-            return mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-        if isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
-            return mask_utils.frPyObjects(segmentation, height, width)
-        if isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), (str, bytes)):
-            counts = segmentation["counts"]
-            return {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-    except (TypeError, ValueError, IndexError) as error:
-        raise ValueError(f"annotation {annotation.get('id')}: unreadable segmentation ({error})") from error
-    raise ValueError(f"annotation {annotation.get('id')}: segmentation is neither polygons nor RLE")
-
-
 def object_record(annotation: dict, category: dict, height: int, width: int) -> dict:
     """One object in the row format of `schema.OBJECT`."""
-    rle = annotation_rle(annotation, height, width)
+    rle = segmentation_rle(annotation.get("segmentation"), height, width, f"annotation {annotation.get('id')}")
     return {
         "id": int(annotation["id"]),
         "category": category["name"],

@@ -5,7 +5,7 @@ most important for recognising the object, on the 12x12 grid over the image padd
 (LLaVA-1.5 "pad") and resized to 336x336, numbered row-major from 1; 0 = no cell given.
 Each output row carries the image, the paper's yes/no prompt with answer "Yes", the cells as
 given (1-based, most important first), a rank-weighted 12x12 map, and each cell's pixel box in
-the original image (`players.PaddedSquare` geometry, the same as `grid_regions(pad_to_square=True)`).
+the original image (`grid.GridFrame` geometry, the same as `grid_regions(pad_to_square=True)`).
 
 Rows with fewer than three cells keep what they have. Malformed rows are never guessed: the
 build stops with one error listing each of them by line number.
@@ -23,7 +23,8 @@ from datasets import Dataset, DatasetDict
 from pixelshap_eval.data.cards import EVALUATION_SPLIT, BuiltSet, CardText, render_card
 from pixelshap_eval.data.checks import SKIP_HINT, DecodedImage, Problems, confined_path, decode_image
 from pixelshap_eval.data.schema import HUMAN_ATTENTION_FEATURES, HUMAN_GRID
-from pixelshap_eval.players import Box, PaddedSquare
+from pixelshap_eval.grid import GridFrame
+from pixelshap_eval.players import Box
 
 HUMAN_PROMPT = "Does this image show a '{object}'? (One word answer, please.)"
 HUMAN_ANSWER = "Yes"
@@ -112,7 +113,7 @@ def rank_weighted_map(patches: tuple[int, ...]) -> np.ndarray:
 def patch_boxes(patches: tuple[int, ...], width: int, height: int) -> list[Box]:
     """Pixel box (x, y, w, h) in the original image of each 1-based cell; (0, 0, 0, 0) for a
     cell that lies wholly in the padding."""
-    cells = PaddedSquare(width, height).cell_index_map(HUMAN_GRID, HUMAN_GRID)
+    cells = GridFrame(width, height, HUMAN_GRID, HUMAN_GRID, pad_to_square=True).cell_index_map()
     # a cell's pixels are (its column's x range) x (its row's y range): read both off the map's edges
     column_of_x, row_of_y = cells[0] % HUMAN_GRID, cells[:, 0] // HUMAN_GRID
     boxes = []

@@ -20,6 +20,7 @@ DEFAULT_HUB_IDS: dict[str, str] = {
     "human": "pixelshap-eval/patchwise-human-attention",
     "synth": "pixelshap-eval/synthetic-scenes",
     "photos": "pixelshap-eval/demo-photos",
+    "attention": "pixelshap-eval/attention-maps",
 }
 
 # The arguments each set's build command needs besides --out.
@@ -28,6 +29,7 @@ BUILD_ARGUMENTS: dict[str, str] = {
     "human": "--annotations Human_Annotations.txt --images images",
     "synth": "--n 100",
     "photos": "",
+    "attention": "--manifest manifest.jsonl",
 }
 
 

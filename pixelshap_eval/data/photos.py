@@ -17,6 +17,7 @@ from PIL import Image
 
 from pixelshap_eval.data.cards import EVALUATION_SPLIT, BuiltSet, CardText, render_card
 from pixelshap_eval.data.schema import OBJECT_IMPORTANCE_FEATURES
+from pixelshap_eval.images import to_rgb
 
 DEFAULT_QUESTION = "What color is the object?"
 NO_TARGET = {"id": -1, "category": "", "supercategory": "", "box": [0.0, 0.0, 0.0, 0.0], "mask_rle": "", "area": 0.0}
@@ -57,7 +58,7 @@ def build_photos_set(names: tuple[str, ...] = tuple(PHOTOS), question: str = DEF
     rows = []
     for index, name in enumerate(names):
         loader, package, _ = PHOTOS[name]
-        image = Image.fromarray(np.asarray(loader(), dtype=np.uint8)).convert("RGB")
+        image = to_rgb(Image.fromarray(np.asarray(loader(), dtype=np.uint8)))
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         rows.append(

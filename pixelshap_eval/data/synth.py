@@ -26,6 +26,7 @@ Rows follow `OBJECT_IMPORTANCE_FEATURES`: object category = "<color> <shape>" (e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from datasets import Dataset, DatasetDict
@@ -141,7 +142,8 @@ def place_object(rng: np.random.Generator, shape: str, color: str, cell: tuple[i
     mask = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=bool)
     mask[y0 : y0 + size, x0 : x0 + size] = shape_mask(shape, size)
     base = COLORS.get(color, DISTRACTOR_RGB)
-    rgb = tuple(int(np.clip(c + rng.integers(-COLOR_JITTER, COLOR_JITTER + 1), 0, 255)) for c in base)
+    red, green, blue = (int(np.clip(c + rng.integers(-COLOR_JITTER, COLOR_JITTER + 1), 0, 255)) for c in base)
+    rgb = (red, green, blue)
     return SceneObject(shape=shape, color=color, rgb=rgb, cell=cell, mask=mask, box=box_of_mask(mask))
 
 
@@ -286,7 +288,7 @@ def build_synth_dataset(
     types = _checked_types(question_types)
     if n_per_type < 1:
         raise ValueError(f"n_per_type must be at least 1, got {n_per_type}")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for j in range(n_per_type):
         for qtype in types:
             scene = sample_scene(scene_rng(seed, qtype, j), qtype)

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from pixelshap_eval.masking import Masker
+
 ENV_VAR = "PIXELSHAP_CONFIG"
 
 PLAYER_SOURCES = ("objects", "grid", "sam")
@@ -38,8 +40,9 @@ class AttributionConfig:
     sam_model_type: str = "vit_b"
     strategy: str = "bboa"  # precise | bbox | bboa
     fill: str = "black"  # black | gray | mean | blur
-    dilation: int = 0
-    box_margin: int = 2
+    dilation: int = 0  # precise: grow each hidden mask by this many pixels
+    box_margin: int = 2  # bbox, bboa: grow each hidden box by this many pixels
+    blur_radius: float = 10.0  # blur: Gaussian radius of the fill
     estimator: str = "kernel"
     budget: int | str = "auto"  # an int, "auto", or a formula in n such as "2n+2"
     value: str = "similarity"  # similarity | logprob
@@ -58,6 +61,12 @@ class AttributionConfig:
         if self.value == "similarity" and self.reference == "gold":
             raise ValueError("pixelshap option reference=gold needs value=logprob (similarity compares to the full-image answer)")
         budget_for(self.budget, 4)  # validates the formula early
+        _ = self.masker  # building it validates the masking settings early
+
+    @property
+    def masker(self) -> Masker:
+        """The masking settings as the one object `explain()` takes too."""
+        return Masker(self.strategy, self.fill, self.dilation, self.box_margin, self.blur_radius)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -132,6 +141,8 @@ def _coerce(spec: dataclasses.Field, value: Any) -> Any:
         return value.lower() in ("1", "true", "yes", "on")
     if kind == "int" and not isinstance(value, bool):
         return int(value)
+    if kind == "float" and not isinstance(value, bool):
+        return float(value)
     if kind == "str" and not isinstance(value, str):
         return str(value)
     return value

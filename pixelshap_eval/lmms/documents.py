@@ -10,6 +10,8 @@ import numpy as np
 from PIL import Image
 
 from pixelshap_eval.data.schema import decode_mask, object_regions
+from pixelshap_eval.grid import GridFrame
+from pixelshap_eval.images import to_rgb
 from pixelshap_eval.lmms.config import AttributionConfig
 from pixelshap_eval.players import Region, grid_regions, regions_from_sam
 
@@ -21,6 +23,7 @@ class DocPlayers:
     regions: list[Region]
     target_index: int | None  # index into `regions`; None when the target is not a player
     target_region: Region | None  # the target's own region (scored even when it is no player)
+    frame: GridFrame | None = None  # grid players: the grid they are the cells of
 
 
 def doc_key(doc: dict[str, Any]) -> str:
@@ -44,15 +47,16 @@ def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] |
 
 def doc_to_visual(doc: dict[str, Any]) -> list[Image.Image]:
     """The full, unmasked image."""
-    return [doc["image"].convert("RGB")]
+    return [to_rgb(doc["image"])]
 
 
 def doc_players(doc: dict[str, Any], config: AttributionConfig, image: Image.Image | None = None) -> DocPlayers:
     """Build the players of `doc` as `config` says (objects, grid cells or SAM segments)."""
     width, height = int(doc["width"]), int(doc["height"])
     if config.players == "grid":
-        regions = grid_regions((width, height), config.grid_rows, config.grid_cols, pad_to_square=config.grid_pad_to_square)
-        return DocPlayers(regions=regions, target_index=None, target_region=_target_region(doc))
+        frame = GridFrame(width, height, config.grid_rows, config.grid_cols, config.grid_pad_to_square)
+        regions = grid_regions((width, height), frame.rows, frame.cols, pad_to_square=frame.pad_to_square)
+        return DocPlayers(regions=regions, target_index=None, target_region=_target_region(doc), frame=frame)
     if config.players == "sam":
         if image is None:
             raise ValueError("SAM players need the document's image")

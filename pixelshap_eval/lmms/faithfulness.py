@@ -6,28 +6,37 @@ second run: it reads the rankings from the first run's samples file
 (`PIXELSHAP_CONFIG="rankings=<..._samples_<task>.jsonl>"`), keeps the documents that have one,
 and asks the model about N, N minus the top player, ..., the empty image (deletion) and the
 reverse (insertion). Plans that already cover the curves (exact Shapley, small games) get these
-metrics in the first run without this task.
+metrics in the first run without this task. A sibling of the attribution tasks: same
+requests, its own plan and evaluation.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from datasets import DatasetDict
 
+from pixelshap_eval.lmms.base import CoalitionTask
 from pixelshap_eval.lmms.documents import DocPlayers
-from pixelshap_eval.lmms.scoring import curve_scores, defined_scores
-from pixelshap_eval.lmms.task import AttributionTask
+from pixelshap_eval.lmms.scoring import curve_metrics, defined_metrics
 from pixelshap_eval.metrics import deletion_coalitions, insertion_coalitions
-from pixelshap_eval.shapley import Coalitions
+from pixelshap_eval.shapley import Coalitions, Design
 
 ESTIMATOR_NAME = "faithfulness-curves"
 
 
-class FaithfulnessTask(AttributionTask):
+@dataclass(frozen=True, eq=False)
+class CurveDesign(Design):
+    """The ranking whose deletion and insertion curves the plan holds."""
+
+    order: np.ndarray
+
+
+class FaithfulnessTask(CoalitionTask):
     """Deletion/insertion AUC of rankings computed by an earlier attribution run."""
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -61,20 +70,20 @@ class FaithfulnessTask(AttributionTask):
         full, empty = np.ones(n_players, dtype=bool), np.zeros(n_players, dtype=bool)
         rows = [empty, full, *deletion_coalitions(order), *insertion_coalitions(order)]
         unique = list({mask.tobytes(): mask for mask in rows}.values())
-        return Coalitions(masks=np.array(unique, dtype=bool), estimator=ESTIMATOR_NAME, design={"order": order})
+        return Coalitions(masks=np.array(unique, dtype=bool), estimator=ESTIMATOR_NAME, design=CurveDesign(order))
 
-    def evaluate(self, doc: dict[str, Any], players: DocPlayers, plan: Coalitions, values: np.ndarray):
+    def evaluate(self, doc: dict[str, Any], players: DocPlayers, plan: Coalitions, values: np.ndarray) -> tuple[dict[str, float], dict[str, Any]]:
+        """The curves' AUCs (no attribution is solved here: the ranking is given)."""
+        if not isinstance(plan.design, CurveDesign):
+            raise TypeError(f"{self.config.task}: a faithfulness plan carries a CurveDesign, got {type(plan.design).__name__}")
+        order = plan.design.order
         details = {
-            "ranking": plan.design["order"].tolist(),
+            "ranking": order.tolist(),
             "coalition_values": values.tolist(),
             "n_calls": len(plan),
             "estimator": ESTIMATOR_NAME,
         }
-        return self.score(doc, players, None, plan, values), details
-
-    def score(self, doc, players, attribution, plan, values):
-        """The curves' AUCs (no attribution is solved here: the ranking is given)."""
-        return defined_scores(curve_scores(plan.design["order"], plan.index_of, values))
+        return defined_metrics(curve_metrics(order, plan.index_of, values)), details
 
 
 def _ranked_only(dataset: DatasetDict, rankings: dict[str, list[int]]) -> DatasetDict:

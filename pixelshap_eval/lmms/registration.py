@@ -85,10 +85,10 @@ def install_task_hooks() -> None:
 
     def load_individual_task_or_group(self, name_or_config=None, task_type="simple", parent_name=None, update_config=None):
         loaded = original_load(self, name_or_config, task_type=task_type, parent_name=parent_name, update_config=update_config)
-        from pixelshap_eval.lmms.task import AttributionTask
+        from pixelshap_eval.lmms.base import CoalitionTask
 
         for task in _leaves(loaded):
-            if isinstance(task, AttributionTask):
+            if isinstance(task, CoalitionTask):
                 task.request_style = task_type
         return loaded
 

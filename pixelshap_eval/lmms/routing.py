@@ -3,11 +3,11 @@
 lmms-eval models fetch a request's visual as `visual_fn(task_dict[task][split][doc_id])`, and
 many bundled wrappers apply the FIRST request's `visual_fn` to every doc of a batch. So the
 coalition is carried by the *document*, not by the callable: each coalition request gets a
-virtual doc id in an extra split of the task's dataset (`CoalitionDocs`), whose rows are the real
+virtual doc id in an extra split of the task's dataset (`CoalitionRouter`), whose rows are the real
 doc plus the coalition it stands for. Every request uses the same module-level callables, which
 read the coalition from the doc they are given; whichever request's callable a wrapper uses,
 every image is right. Wrappers that reuse one doc *id* for a whole batch are caught by counting
-which coalitions were actually rendered (`CoalitionDocs.unrendered`).
+which coalitions were actually rendered (`CoalitionRouter.unrendered`).
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ class Renderer(Protocol):
     def reference_answer(self, ref: CoalitionRef) -> str: ...
 
 
-class CoalitionDocs:
-    """A dataset split of virtual docs, indexable like a `datasets.Dataset` by integer id."""
+class CoalitionRouter:
+    """Routes each coalition request to its masked image: a dataset split of virtual docs,
+    indexable like a `datasets.Dataset` by integer id, that renders the coalition a doc stands for."""
 
     def __init__(self, task_name: str, renderer: Renderer, real_doc: Callable[[str, int], dict]) -> None:
         self.task_name = task_name
@@ -91,14 +92,14 @@ class CoalitionDocs:
         return [v for v in virtual_ids if self._rendered[v] == 0]
 
 
-_ROUTERS: dict[str, CoalitionDocs] = {}
+_ROUTERS: dict[str, CoalitionRouter] = {}
 
 
-def register_router(router: CoalitionDocs) -> None:
+def register_router(router: CoalitionRouter) -> None:
     _ROUTERS[router.task_name] = router
 
 
-def router_for(task_name: str) -> CoalitionDocs:
+def router_for(task_name: str) -> CoalitionRouter:
     try:
         return _ROUTERS[task_name]
     except KeyError:

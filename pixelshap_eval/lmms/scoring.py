@@ -1,71 +1,99 @@
-"""From one document's solved attribution to its per-document metric values.
+"""From one document's solved attribution to its per-document metrics.
 
-Metric names are stable (leaderboards and release checks key on them):
-object tasks `recall_at_1..3`, `iou_at_1`, `box_iou_at_1`, `similarity_drop`,
-`deletion_auc`, `insertion_auc`; human tasks `hit_at_3`, `precision_at_3`, `ndcg_at_3`,
-`deletion_auc`, `insertion_auc`. A metric that is undefined for a document (no target
-among the players, a degenerate game, curves the plan does not cover) is left out of that
-document's scores rather than reported as a number.
+Metric names are stable (leaderboards and release checks key on them; their directions are
+`metrics.HIGHER_IS_BETTER`): object tasks `recall_at_1..3`, `iou_at_1`, `box_iou_at_1`,
+`pointing_game`, `similarity_drop`, `deletion_auc`, `insertion_auc`; human and attention
+tasks `hit_at_3`, `precision_at_3`, `ndcg_at_3`, `map_spearman`, `map_auc`,
+`similarity_drop`, `deletion_auc`, `insertion_auc`. A metric that is undefined for a document
+(no target among the players, a degenerate game, curves the plan does not cover) is left out
+of that document's metrics rather than reported as a number.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
 from pixelshap_eval import metrics
+from pixelshap_eval.data.schema import HUMAN_GRID
+from pixelshap_eval.grid import GridFrame
 from pixelshap_eval.lmms.documents import DocPlayers
 from pixelshap_eval.shapley import Attribution, Coalitions
 
+RowOf = Callable[[np.ndarray], int | None]
 
-def object_scores(players: DocPlayers, attribution: Attribution, plan: Coalitions, values: np.ndarray) -> dict[str, float]:
-    """Target retrieval and faithfulness of an attribution over object players."""
-    scores: dict[str, float] = {}
+
+def object_metrics(players: DocPlayers, attribution: Attribution, plan: Coalitions, values: np.ndarray) -> dict[str, float]:
+    """Localisation and faithfulness of an attribution over object players."""
+    scores = attribution.scores
+    found: dict[str, float] = {}
     if players.target_index is not None:
         for k in (1, 2, 3):
-            scores[f"recall_at_{k}"] = metrics.recall_at_k(attribution.values, players.target_index, k)
+            found[f"recall_at_{k}"] = metrics.recall_at_k(scores, players.target_index, k)
     elif players.target_region is not None:
-        scores.update({f"recall_at_{k}": 0.0 for k in (1, 2, 3)})
-    if players.target_region is not None:
-        mask_iou, box_iou = metrics.iou_at_1(attribution.values, players.regions, players.target_region)
-        scores["iou_at_1"], scores["box_iou_at_1"] = mask_iou, box_iou
-    scores.update(plan_scores(attribution, plan, values))
-    return defined_scores(scores)
+        found.update({f"recall_at_{k}": 0.0 for k in (1, 2, 3)})
+    target = players.target_region
+    if target is not None:
+        found["iou_at_1"], found["box_iou_at_1"] = metrics.iou_at_1(scores, players.regions, target)
+        density = metrics.attribution_map(scores, players.regions, target.size)
+        found["pointing_game"] = metrics.pointing_game(density, target.mask)
+    found.update(plan_metrics(attribution, plan, values))
+    return defined_metrics(found)
 
 
-def human_scores(human_patches: list[int], attribution: Attribution, plan: Coalitions, values: np.ndarray) -> dict[str, float]:
-    """Agreement of an attribution over grid cells with the patches people chose."""
-    scores = dict(metrics.human_patch_scores(attribution.values, human_patches, k=3))
-    scores.update(plan_scores(attribution, plan, values))
-    return defined_scores(scores)
+def grid_metrics(
+    doc: dict, frame: GridFrame, attribution: Attribution, plan: Coalitions, values: np.ndarray
+) -> dict[str, float]:
+    """Plausibility (against the people's patches and importance map) and faithfulness of an
+    attribution over the cells of `frame`. The patch metrics need the patches' own grid (12 x 12
+    on the padded square); the map metrics compare any grid, both maps put on the image."""
+    human_frame = GridFrame(frame.width, frame.height, HUMAN_GRID, HUMAN_GRID, pad_to_square=True)
+    found: dict[str, float] = {}
+    if frame == human_frame:
+        found.update(metrics.human_patch_scores(attribution.scores, list(doc["human_patches"]), k=3))
+    on_image = frame.to_image(attribution.scores.reshape(frame.rows, frame.cols))
+    human_on_image = human_frame.to_image(np.asarray(doc["human_map"], dtype=float))
+    agreement = metrics.map_plausibility(on_image, human_on_image)
+    found["map_spearman"], found["map_auc"] = agreement["spearman"], agreement["auc"]
+    found.update(plan_metrics(attribution, plan, values))
+    return defined_metrics(found)
 
 
-def plan_scores(attribution: Attribution, plan: Coalitions, values: np.ndarray) -> dict[str, float]:
-    """Scores read off the planned coalitions without extra model calls: the similarity drop
+def plan_metrics(attribution: Attribution, plan: Coalitions, values: np.ndarray) -> dict[str, float]:
+    """Metrics read off the planned coalitions without extra model calls: the similarity drop
     (leave-one-out rows) and the deletion/insertion curves where the plan covers them."""
-    scores: dict[str, float] = {}
+    found: dict[str, float] = {}
     n = plan.n_players
     if plan.has_leave_one_out:
-        scores["similarity_drop"] = metrics.similarity_drop(float(values[1]), values[2 : n + 2], attribution.values)
-    order = metrics.ranking(attribution.values)
-    scores.update(curve_scores(order, plan.index_of, values))
-    return scores
+        found["similarity_drop"] = metrics.similarity_drop(float(values[1]), values[2 : n + 2], attribution.scores)
+    found.update(curve_metrics(metrics.ranking(attribution.scores), plan.index_of, values))
+    return found
 
 
-def curve_scores(order: np.ndarray, row_of, values: np.ndarray) -> dict[str, float]:
+def curve_metrics(order: np.ndarray, row_of: RowOf, values: np.ndarray) -> dict[str, float]:
     """Deletion and insertion AUC of `order`, when `row_of(mask)` finds every curve coalition."""
-    scores: dict[str, float] = {}
-    for name, coalitions in (("deletion_auc", metrics.deletion_coalitions(order)), ("insertion_auc", metrics.insertion_coalitions(order))):
-        rows = [row_of(mask) for mask in coalitions]
-        if any(row is None for row in rows):
+    coalition_values = np.asarray(values, dtype=float)
+    found: dict[str, float] = {}
+    for name, coalitions, auc in (
+        ("deletion_auc", metrics.deletion_coalitions(order), metrics.deletion_auc),
+        ("insertion_auc", metrics.insertion_coalitions(order), metrics.insertion_auc),
+    ):
+        found_rows = {mask.tobytes(): row_of(mask) for mask in coalitions}
+        rows = {key: row for key, row in found_rows.items() if row is not None}
+        if len(rows) < len(found_rows):
             continue
-        curve = np.asarray(values, dtype=float)[rows]
-        full, empty = (curve[0], curve[-1]) if name == "deletion_auc" else (curve[-1], curve[0])
-        scores[name] = metrics.curve_auc(curve, full, empty)
-    return scores
+        found[name] = auc(order, partial(_row_value, coalition_values, rows))
+    return found
 
 
-def defined_scores(scores: dict[str, float]) -> dict[str, float]:
-    """The scores that are defined (finite numbers)."""
-    return {name: float(value) for name, value in scores.items() if value is not None and math.isfinite(value)}
+def _row_value(coalition_values: np.ndarray, rows: dict[bytes, int], mask: np.ndarray) -> float:
+    """v of the curve coalition `mask`, looked up by its planned row."""
+    return float(coalition_values[rows[mask.tobytes()]])
+
+
+def defined_metrics(found: dict[str, float]) -> dict[str, float]:
+    """The metrics that are defined (finite numbers)."""
+    return {name: float(value) for name, value in found.items() if value is not None and math.isfinite(value)}

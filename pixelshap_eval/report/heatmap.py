@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 from matplotlib import colormaps  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from pixelshap_eval.masking import to_rgb  # noqa: E402
+from pixelshap_eval.images import to_rgb  # noqa: E402
 from pixelshap_eval.players import Box, Region  # noqa: E402
 
 TARGET_COLOUR = (0, 200, 70)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from pixelshap_eval.images import to_rgb
 from pixelshap_eval.report.heatmap import TARGET_COLOUR
 from pixelshap_eval.report.runs import Metric, RunOutput
 
@@ -87,7 +88,7 @@ def _metrics_table(runs: list[RunOutput], tasks: list[str]) -> str:
         names = sorted({name for run in runs for name in run.metrics.get(task, {})})
         for name in names:
             direction = next((run.higher_is_better.get(task, {}).get(name) for run in runs if name in run.higher_is_better.get(task, {})), None)
-            arrow = {True: " ↑", False: " ↓"}.get(direction, "")
+            arrow = "" if direction is None else " ↑" if direction else " ↓"
             cells = "".join(f"<td>{_format(run.metrics.get(task, {}).get(name))}</td>" for run in runs)
             rows.append(f"<tr><td>{html.escape(task)}</td><td>{html.escape(name)}{arrow}</td>{cells}</tr>")
     body = "\n".join(rows) or '<tr><td colspan="99">no metrics</td></tr>'
@@ -143,11 +144,11 @@ def _heatmap(run: RunOutput, record: dict) -> Image.Image | None:
     if path is None or not path.is_file():
         return None
     with Image.open(path) as image:
-        return image.convert("RGB")
+        return to_rgb(image)
 
 
 def _with_box(image: Image.Image, box) -> Image.Image:
-    drawn = image.convert("RGB")
+    drawn = to_rgb(image)
     if box and box[2] > 0 and box[3] > 0:
         drawn = drawn.copy()
         x, y, w, h = box

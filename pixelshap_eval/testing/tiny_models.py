@@ -8,7 +8,9 @@ scoring) in milliseconds. Their answers are meaningless by design.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import PreTrainedTokenizerFast
@@ -51,7 +53,7 @@ QWEN_TEMPLATE = (
 _QWEN_SPECIAL = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
 
 
-def word_tokenizer(extra_special: list[str], words: tuple[str, ...] = _WORDS, chat_template: str | None = None) -> PreTrainedTokenizerFast:
+def word_tokenizer(extra_special: list[str], words: Sequence[str] = _WORDS, chat_template: str | None = None) -> PreTrainedTokenizerFast:
     """A word-level fast tokenizer over a small English vocabulary (left padding, `</s>` ends answers)."""
     tokens = ["<pad>", "<unk>", "<s>", "</s>", *extra_special, *_PUNCTUATION, "USER", "ASSISTANT", *words]
     return word_level_tokenizer(tokens, extra_special, chat_template=chat_template)
@@ -118,7 +120,7 @@ def tiny_qwen2_vl(seed: int = 0, version: str = "2"):
     ids = {name: tokenizer.convert_tokens_to_ids(name) for name in _QWEN_SPECIAL}
     if version == "2":
         config_cls, model_cls, processor_cls = tf.Qwen2VLConfig, tf.Qwen2VLForConditionalGeneration, tf.Qwen2VLProcessor
-        vision = {"depth": 1, "embed_dim": 32, "num_heads": 2, "mlp_ratio": 2, "hidden_size": 32}
+        vision: dict[str, Any] = {"depth": 1, "embed_dim": 32, "num_heads": 2, "mlp_ratio": 2, "hidden_size": 32}
     elif version == "2.5":
         config_cls, model_cls, processor_cls = tf.Qwen2_5_VLConfig, tf.Qwen2_5_VLForConditionalGeneration, tf.Qwen2_5_VLProcessor
         vision = {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 32,

@@ -1,0 +1,211 @@
+"""The base of every pixelshap task: documents -> players -> a plan of coalitions -> one
+lmms-eval request per coalition, each answered on its own masked image -> one value per row.
+
+Per document: build the players, plan the coalitions (`make_plan`, a pure function of the
+document's key and player count), emit one request per coalition (`generate_until` for the
+similarity value; a full-image `generate_until` then one `loglikelihood` per coalition for the
+log-probability value), then in `process_results` turn the responses into coalition values
+(`responses`) and hand them to `evaluate`. lmms-eval runs request types in the order they
+first appear, so the full-image answer exists before its log-probability is asked for; the
+continuation is a callable read at model time. Siblings differ in their plan and in what they
+make of the values: attribution tasks solve an estimator (`task`), faithfulness tasks read
+curves of a given ranking (`faithfulness`).
+"""
+
+from __future__ import annotations
+
+import abc
+import copy
+import threading
+from typing import Any
+
+import numpy as np
+from datasets import DatasetDict
+from datasets import Image as ImageFeature
+from lmms_eval.api.instance import Instance
+from lmms_eval.api.task import ConfigurableTask
+from loguru import logger as eval_logger
+from PIL import Image
+
+from pixelshap_eval.data.locate import load_pixelshap_dataset
+from pixelshap_eval.images import to_rgb
+from pixelshap_eval.lmms.cache import LRUCache
+from pixelshap_eval.lmms.config import AttributionConfig, load_config
+from pixelshap_eval.lmms.documents import DocPlayers, doc_key, doc_players
+from pixelshap_eval.lmms.responses import coalition_values, response_text
+from pixelshap_eval.lmms.routing import VIRTUAL_SPLIT, CoalitionRef, CoalitionRouter, register_router, request_callables
+from pixelshap_eval.shapley import Coalitions
+
+
+class CoalitionTask(ConfigurableTask):
+    """Documents -> coalition requests -> coalition values; subclasses plan and evaluate."""
+
+    def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        config = dict(config or {})
+        config.pop("class", None)
+        block = config.pop("pixelshap", None)
+        # a non-empty process_results keeps lmms-eval from looking metric names up in its registry
+        config["process_results"] = f"{type(self).__module__}.{type(self).__name__}.process_results"
+        self.settings: AttributionConfig = load_config(config["task"], block)
+        config["metadata"] = {**(config.get("metadata") or {}), "pixelshap": self.settings.as_dict()}
+        self.request_style = "simple"  # set to "chat" by the plugin's TaskManager hook for chat models
+        self._lock = threading.Lock()
+        self._locations: dict[str, tuple[str, int]] = {}
+        self._virtual_ids: dict[str, list[int]] = {}
+        self._answer_requests: dict[tuple[str, int], Instance] = {}
+        self._plans: dict[str, Coalitions] = {}
+        self._players_cache: LRUCache[DocPlayers] = LRUCache(16)
+        self._image_cache: LRUCache[Image.Image] = LRUCache(16)
+        self._doc_cache: LRUCache[dict[str, Any]] = LRUCache(256)
+        super().__init__(config=config, **kwargs)
+        self.router = CoalitionRouter(self.config.task, self, self._doc)
+        register_router(self.router)
+        self.dataset[VIRTUAL_SPLIT] = self.router
+
+    # --- data ---------------------------------------------------------------------------
+    def download(self, dataset_kwargs: dict | None = None) -> None:
+        """Load the built set at $PIXELSHAP_DATA_DIR/<set>, else the YAML's Hub id."""
+        self.dataset = load_pixelshap_dataset(self.settings.dataset, hub_id=self.config.dataset_path)
+        self.dataset_no_image = DatasetDict(
+            {
+                split: data.remove_columns([c for c, f in data.features.items() if isinstance(f, ImageFeature)])
+                for split, data in self.dataset.items()
+            }
+        )
+
+    def _doc(self, split: str, doc_id: int) -> dict[str, Any]:
+        return self._doc_cache.get((split, doc_id), lambda: self.dataset_no_image[split][int(doc_id)])
+
+    def image(self, split: str, doc_id: int) -> Image.Image:
+        """The document's full image, normalised to RGB."""
+        return self._image_cache.get((split, doc_id), lambda: to_rgb(self.dataset[split][int(doc_id)]["image"]))
+
+    def players(self, split: str, doc_id: int) -> DocPlayers:
+        def build() -> DocPlayers:
+            image = self.image(split, doc_id) if self.settings.players == "sam" else None
+            return doc_players(self._doc(split, doc_id), self.settings, image=image)
+
+        return self._players_cache.get((split, doc_id), build)
+
+    def location(self, key: str) -> tuple[str, int]:
+        """(split, doc_id) of the document with question id `key`."""
+        return self._locations[key]
+
+    def _plan(self, key: str, n_players: int) -> Coalitions:
+        with self._lock:
+            if key not in self._plans:
+                self._plans[key] = self.make_plan(key, n_players)
+            return self._plans[key]
+
+    @abc.abstractmethod
+    def make_plan(self, key: str, n_players: int) -> Coalitions:
+        """The coalitions of one document, a pure function of its key and player count; row 0
+        is the empty coalition and row 1 the full one."""
+
+    # --- requests -----------------------------------------------------------------------
+    def construct_requests(self, doc_id: int, ctx: str, **kwargs: Any) -> list[Instance]:
+        metadata = kwargs["metadata"]
+        split = metadata["split"]
+        doc = self._doc(split, doc_id)
+        key = doc_key(doc)
+        players = self.players(split, doc_id)
+        if not players.regions:
+            return []
+        plan = self._plan(key, len(players.regions))
+        with self._lock:
+            if key in self._locations and self._locations[key] != (split, doc_id):
+                raise ValueError(f"{self.config.task}: question_id {key!r} appears twice in the dataset; ids must be unique")
+            self._locations[key] = (split, doc_id)
+        instances: list[Instance] = []
+        virtual_ids: list[int] = []
+
+        def add(request_type: str, row: int, idx: int) -> Instance:
+            virtual_id = self.router.add(CoalitionRef(split, doc_id, row))
+            virtual_ids.append(virtual_id)
+            instance = Instance(request_type=request_type, arguments=self._arguments(request_type, ctx, virtual_id), idx=idx, **kwargs)
+            instances.append(instance)
+            return instance
+
+        if self.settings.value == "similarity":
+            for row in range(len(plan)):
+                add("generate_until", row, row)
+        else:
+            # The full-image answer comes first, also when a gold answer is scored: it is logged,
+            # and it makes generate_until the first request type of every pixelshap task, so that
+            # lmms-eval (which runs request types in order of first appearance) generates before
+            # it scores, whatever order it puts the tasks of a run in.
+            self._answer_requests[(split, doc_id)] = add("generate_until", 1, 0)
+            for row in range(len(plan)):
+                add("loglikelihood", row, row + 1)
+        self._virtual_ids[key] = virtual_ids
+        return instances
+
+    def _arguments(self, request_type: str, ctx: str, virtual_id: int) -> tuple:
+        visual, messages, continuation = request_callables(self.config.task)
+        task = self.config.task
+        if request_type == "loglikelihood":
+            return (ctx, continuation, visual, virtual_id, task, VIRTUAL_SPLIT)
+        generation = copy.deepcopy(self.config.generation_kwargs)
+        if self.request_style == "chat":
+            return (ctx, messages, generation, virtual_id, task, VIRTUAL_SPLIT)
+        return (ctx, generation, visual, virtual_id, task, VIRTUAL_SPLIT)
+
+    # --- the renderer the router calls at model time ------------------------------------
+    def masked_image(self, ref: CoalitionRef) -> Image.Image:
+        players = self.players(ref.split, ref.doc_id)
+        plan = self._plan(doc_key(self._doc(ref.split, ref.doc_id)), len(players.regions))
+        return self.settings.masker.mask(self.image(ref.split, ref.doc_id), players.regions, plan.masks[ref.row])
+
+    def question(self, ref: CoalitionRef) -> str:
+        return self.doc_to_text(self._doc(ref.split, ref.doc_id))
+
+    def reference_answer(self, ref: CoalitionRef) -> str:
+        if self.settings.reference == "gold":
+            return str(self._doc(ref.split, ref.doc_id)["answer"])
+        request = self._answer_requests.get((ref.split, ref.doc_id))
+        if request is None or not request.resps:
+            raise RuntimeError(
+                f"{self.config.task}: the full-image answer of document {ref.doc_id} was not generated before its "
+                "log-probability was asked for. lmms-eval runs request types in the order they first appear: run "
+                "pixelshap log-probability tasks without tasks that only ask for log-probabilities, or on their own."
+            )
+        return response_text(request.resps[0])
+
+    # --- results ------------------------------------------------------------------------
+    def process_results(self, doc: dict[str, Any], results: list[Any]) -> dict[str, Any]:
+        key = doc_key(doc)
+        split, doc_id = self._locations[key]
+        players = self.players(split, doc_id)
+        plan = self._plan(key, len(players.regions))
+        self._check_routing(key)
+        full_answer, values = coalition_values(self.settings, self.config.task, results, len(plan))
+        record: dict[str, Any] = {"question_id": key, "question": doc.get("question"), "full_answer": full_answer}
+        if self.settings.value == "logprob":
+            record["scored_answer"] = str(doc["answer"]) if self.settings.reference == "gold" else full_answer
+        if self.settings.value == "similarity" and not full_answer:
+            record["skipped"] = "the model gave an empty answer on the full image; nothing to compare with"
+            return {"pixelshap": record}
+        try:
+            found, details = self.evaluate(doc, players, plan, values)
+        except Exception as error:  # one document's failure must not discard every other result of the run
+            eval_logger.warning(f"{self.config.task}: question {key} could not be scored: {type(error).__name__}: {error}")
+            record["error"] = f"{type(error).__name__}: {error}"
+            record["coalition_values"] = np.asarray(values, dtype=float).tolist()
+            return {"pixelshap": record}
+        record.update(details)
+        return {**found, "pixelshap": record}
+
+    @abc.abstractmethod
+    def evaluate(self, doc: dict[str, Any], players: DocPlayers, plan: Coalitions, values: np.ndarray) -> tuple[dict[str, float], dict[str, Any]]:
+        """(metrics, sample-log details) of one document from its coalition values."""
+
+    def _check_routing(self, key: str) -> None:
+        if self.router.render_count() == 0:
+            return  # every response came from a cache: no image was rendered in this process
+        missing = self.router.unrendered(self._virtual_ids.get(key, []))
+        if missing:
+            raise RuntimeError(
+                f"{self.config.task}: the model wrapper answered {len(missing)} coalition requests of question "
+                f"{key} without ever building their images: it reuses one document for a whole batch, so every "
+                "attribution would be wrong. Run this model with --batch_size 1, or use --model pixelshap_hf."
+            )

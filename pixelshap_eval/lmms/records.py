@@ -1,0 +1,55 @@
+"""What one document leaves behind besides its metrics: the sample-log record of its
+attribution (keys are stable: the report and the faithfulness task read them) and its heatmap."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from pixelshap_eval.lmms.documents import DocPlayers
+from pixelshap_eval.metrics import ranking
+from pixelshap_eval.report.heatmap import save_overlay
+from pixelshap_eval.shapley import Attribution
+
+HEATMAP_FOLDER = "pixelshap_heatmaps"
+
+
+def attribution_record(players: DocPlayers, attribution: Attribution, values: np.ndarray, value_function: str) -> dict[str, Any]:
+    """The samples-JSONL fields of one solved attribution (`values` holds the per-player
+    scores, a name kept for the released sample format; `coalition_values` the v(S) rows)."""
+    target = players.target_region
+    return {
+        "players": [{"label": r.label, "box": list(r.box), "id": r.id} for r in players.regions],
+        "values": attribution.scores.tolist(),
+        "std_errors": attribution.std_errors.tolist(),
+        "ranking": ranking(attribution.scores).tolist(),
+        "target_index": players.target_index,
+        "target_label": target.label if target is not None else None,
+        "target_box": list(target.box) if target is not None else None,
+        "value_full": attribution.value_full,
+        "value_empty": attribution.value_empty,
+        "coalition_values": np.asarray(values, dtype=float).tolist(),
+        "n_players": len(players.regions),
+        "n_calls": attribution.n_calls,
+        "estimator": attribution.estimator,
+        "value_function": value_function,
+    }
+
+
+def write_heatmap(output_path: str | Path, task_name: str, key: str, image: Image.Image, players: DocPlayers, attribution: Attribution) -> str:
+    """Save the overlay of one attribution under the run's output folder; returns its path
+    relative to that folder (the sample record keeps it)."""
+    root = Path(output_path)
+    root = root.parent if root.suffix == ".json" else root
+    relative = Path(HEATMAP_FOLDER) / task_name / f"{_slug(key)}.png"
+    target_box = players.target_region.box if players.target_region is not None else None
+    save_overlay(root / relative, image, attribution.scores, players.regions, target_box=target_box)
+    return str(relative)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:120]

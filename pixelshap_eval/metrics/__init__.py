@@ -1,0 +1,50 @@
+"""Metrics of one attribution, grouped by the property they measure (as in Quantus).
+
+- `localisation`: target retrieval and the pointing game;
+- `faithfulness`: similarity drop, deletion / insertion curves and their AUC;
+- `plausibility`: agreement with human patches and importance maps;
+- `randomisation`: model-free reference rankings (random, priors);
+- `directions`: metric name -> whether higher is better.
+
+Every metric takes per-player `scores` (an attribution's estimates or a baseline's), higher =
+more important, and returns its expectation over random tie-breaking (see `scores`).
+"""
+
+from pixelshap_eval.metrics.directions import HIGHER_IS_BETTER
+from pixelshap_eval.metrics.faithfulness import (
+    curve_auc,
+    deletion_auc,
+    deletion_coalitions,
+    insertion_auc,
+    insertion_coalitions,
+    similarity_drop,
+)
+from pixelshap_eval.metrics.localisation import attribution_map, iou_at_1, pointing_game, ranking, recall_at_k
+from pixelshap_eval.metrics.plausibility import human_patch_scores, map_plausibility
+from pixelshap_eval.metrics.randomisation import (
+    center_prior_scores,
+    central_object_scores,
+    largest_object_scores,
+    random_scores,
+)
+
+__all__ = [
+    "HIGHER_IS_BETTER",
+    "attribution_map",
+    "center_prior_scores",
+    "central_object_scores",
+    "curve_auc",
+    "deletion_auc",
+    "deletion_coalitions",
+    "human_patch_scores",
+    "insertion_auc",
+    "insertion_coalitions",
+    "iou_at_1",
+    "largest_object_scores",
+    "map_plausibility",
+    "pointing_game",
+    "random_scores",
+    "ranking",
+    "recall_at_k",
+    "similarity_drop",
+]

@@ -1,0 +1,86 @@
+"""How coalition values become Shapley estimates: one estimator per module, one registry.
+
+Every estimator is split in two pure steps, because lmms-eval builds every request of a task
+before the model runs:
+
+Add an estimator as one module here (its plan, solve and typed `Design`) and one entry in
+`ESTIMATORS`.
+
+- `plan(n_players, budget, rng) -> Coalitions`: the coalitions to ask about, fixed up front
+  (a pure function of n, budget and seed);
+- `solve(coalitions, values) -> Attribution`: whatever values came back -> estimates.
+
+Conventions shared by every plan: row 0 is the empty coalition, row 1 the full one, rows
+2..n+1 the leave-one-out coalitions whenever the budget is at least n+2 (so a "similarity drop"
+never costs extra calls), and rows are unique (a row is a model call; an estimator that draws
+the same coalition twice keeps the multiplicity in `Coalitions.design`, not in the rows).
+The budget counts rows, empty and full included.
+
+Estimators (`ESTIMATORS`, `get_estimator`):
+
+| name | target | calls |
+| --- | --- | --- |
+| `exact` | Shapley, exact | 2^n (n <= 14) |
+| `kernel` | Shapley (KernelSHAP, efficiency exact, paired sampling) | any budget >= n+2 |
+| `permutation` | Shapley (antithetic permutation sampling) | >= 3n-2 |
+| `loo` | leave-one-out v(N) - v(N minus i); first order, not Shapley | n+2 |
+| `banzhaf` | Banzhaf, not Shapley (maximum-sample-reuse Monte Carlo) | any budget >= n+2 |
+| `pixelshap` | PixelSHAP's published score (Banzhaf-type, normalised to sum 1) | any budget >= n+2 |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pixelshap_eval.shapley.banzhaf import BanzhafDesign, MonteCarloBanzhaf
+from pixelshap_eval.shapley.base import (
+    MAX_EXACT_PLAYERS,
+    SAMPLING_CALLS_PER_PLAYER,
+    Attribution,
+    Coalitions,
+    Design,
+    Estimator,
+    Seed,
+)
+from pixelshap_eval.shapley.exact import ExactShapley
+from pixelshap_eval.shapley.kernel import KernelDesign, KernelShap
+from pixelshap_eval.shapley.loo import LeaveOneOut
+from pixelshap_eval.shapley.permutation import PermutationDesign, PermutationShapley
+from pixelshap_eval.shapley.pixelshap import PixelShapPublished
+from pixelshap_eval.shapley.tables import banzhaf_from_table, coalition_codes, shapley_from_table
+
+ESTIMATORS: dict[str, type[Estimator]] = {
+    cls.name: cls for cls in (ExactShapley, KernelShap, PermutationShapley, LeaveOneOut, MonteCarloBanzhaf, PixelShapPublished)
+}
+
+
+def get_estimator(name: str, **kwargs: Any) -> Estimator:
+    """The estimator registered under `name`, built with `kwargs`."""
+    if name not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {name!r}; choose one of {sorted(ESTIMATORS)}")
+    return ESTIMATORS[name](**kwargs)
+
+
+__all__ = [
+    "ESTIMATORS",
+    "MAX_EXACT_PLAYERS",
+    "SAMPLING_CALLS_PER_PLAYER",
+    "Attribution",
+    "BanzhafDesign",
+    "Coalitions",
+    "Design",
+    "Estimator",
+    "ExactShapley",
+    "KernelDesign",
+    "KernelShap",
+    "LeaveOneOut",
+    "MonteCarloBanzhaf",
+    "PermutationDesign",
+    "PermutationShapley",
+    "PixelShapPublished",
+    "Seed",
+    "banzhaf_from_table",
+    "coalition_codes",
+    "get_estimator",
+    "shapley_from_table",
+]

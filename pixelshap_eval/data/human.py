@@ -92,9 +92,9 @@ def read_human_annotations(path: Path, problems: Problems | None = None) -> list
         shown = "\n  ".join(malformed[:10])
         more = f"\n  ... and {len(malformed) - 10} more" if len(malformed) > 10 else ""
         raise ValueError(f"{path}: {len(malformed)} malformed row(s); fix or remove them, {SKIP_HINT}:\n  {shown}{more}")
-    for line in malformed:
+    for problem in malformed:
         problems.counts["malformed row"] += 1
-        problems.examples.setdefault("malformed row", line)
+        problems.examples.setdefault("malformed row", problem)
     repeated = {row_id for row_id, count in Counter(row.row_id for row in rows).items() if count > 1}
     if repeated:
         problems.found("row ID repeated", f"{path}: IDs {sorted(repeated)[:10]}", "IDs must be unique")
@@ -191,13 +191,14 @@ def build_human_set(annotations: Path, images: Path, limit: int | None = None, s
             }
         )
 
+    n_images = sum(image is not None for image in decoded.values())
     if not rows:
         raise ValueError(f"no row of {annotations} is left to build; fix the problems counted: {problems.summary()}")
     counts = {
         "rows": len(rows),
         "rows in file": len(source_rows),
         "rows skipped (their image is invalid)": skipped_rows,
-        "images": sum(image is not None for image in decoded.values()),
+        "images": n_images,
         **problems.summary(),
         "cells lying wholly in the padding": in_padding,
         "rows by number of cells given": dict(n_patches),
@@ -207,7 +208,7 @@ def build_human_set(annotations: Path, images: Path, limit: int | None = None, s
     return BuiltSet(
         name="human",
         dataset=dataset,
-        card=render_card(_card_text(Path(annotations), counts["images"]), HUMAN_ATTENTION_FEATURES, counts),
+        card=render_card(_card_text(Path(annotations), n_images), HUMAN_ATTENTION_FEATURES, counts),
         stats=counts,
     )
 

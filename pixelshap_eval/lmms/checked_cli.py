@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         return outcome
 
     lmms_main.cli_evaluate_single = recording
-    lmms_main.traceback = _quiet_traceback_module()  # type: ignore[assignment]
+    lmms_main.traceback = _quiet_traceback_module()
     sys.argv = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
     try:
         code = dispatch()
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         code = error.code
     finally:
         lmms_main.cli_evaluate_single = evaluate_single
-        lmms_main.traceback = traceback  # type: ignore[assignment]
+        lmms_main.traceback = traceback
     if failures:
         print(f"lmms_eval: the run failed, no results were written for it: {one_line(failures[0])}", file=sys.stderr)
         return 1

@@ -3,7 +3,9 @@ attribution (keys are stable: the report and the faithfulness task read them) an
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,9 @@ from pixelshap_eval.report.heatmap import save_overlay
 from pixelshap_eval.shapley import Attribution
 
 HEATMAP_FOLDER = "pixelshap_heatmaps"
+# one folder per run (process) under HEATMAP_FOLDER, so runs sharing an --output_path never
+# overwrite each other's heatmaps; each sample record keeps the path of its own
+RUN_FOLDER = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
 
 
 def attribution_record(players: DocPlayers, attribution: Attribution, values: np.ndarray, value_function: str) -> dict[str, Any]:
@@ -45,7 +50,7 @@ def write_heatmap(output_path: str | Path, task_name: str, key: str, image: Imag
     relative to that folder (the sample record keeps it)."""
     root = Path(output_path)
     root = root.parent if root.suffix == ".json" else root
-    relative = Path(HEATMAP_FOLDER) / task_name / f"{_slug(key)}.png"
+    relative = Path(HEATMAP_FOLDER) / RUN_FOLDER / task_name / f"{_slug(key)}.png"
     target_box = players.target_region.box if players.target_region is not None else None
     save_overlay(root / relative, image, attribution.scores, players.regions, target_box=target_box)
     return str(relative)

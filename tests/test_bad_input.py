@@ -220,6 +220,18 @@ def test_attention_builder_decodes_every_image(shared_data, tmp_path):
     assert len(built.dataset["test"]) == 1 and built.stats["skipped (invalid input): image or map that does not decode"] == 1
 
 
+def test_a_truncated_image_fails_even_when_a_library_tolerates_them(coco, tmp_path, monkeypatch):
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    path = tmp_path / "half.jpg"
+    whole = next(coco[1].iterdir()).read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ValueError, match="does not decode"):
+        decode_image(path)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # the global is left as it was
+
+
 def test_decode_image_names_the_problem(tmp_path):
     (tmp_path / "text.jpg").write_text("not an image")
     with pytest.raises(ValueError, match="does not decode as an image"):

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageFile
 
 # images above this many pixels are refused before decoding (PIL's own decompression-bomb limit)
 MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else 178_956_970
@@ -86,12 +86,23 @@ def decode_image(path: Path) -> DecodedImage:
                         f"it is {width}x{height} = {width * height / 1e6:.0f} Mpx, above the {MAX_PIXELS / 1e6:.0f} Mpx "
                         "limit (a decompression bomb?); downscale it"
                     )
-                image.load()  # decodes every pixel: a truncated or corrupt file fails here
+                _load_strictly(image)
     except Image.DecompressionBombError as error:
         raise ValueError(f"it is too large to decode safely ({error}); downscale it") from None
     except (OSError, SyntaxError, Image.UnidentifiedImageError) as error:
         raise ValueError(f"it does not decode as an image ({error}); replace it with a complete copy") from None
     return DecodedImage(data, width, height)
+
+
+def _load_strictly(image: Image.Image) -> None:
+    """Decode every pixel; a truncated file fails even where a library has set PIL's global
+    LOAD_TRUNCATED_IMAGES (some do, at import time, so that they read broken images grey)."""
+    tolerant = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        image.load()
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = tolerant
 
 
 def box_problem(box: object, width: int, height: int) -> str | None:

@@ -26,7 +26,10 @@ from packaging.specifiers import SpecifierSet
 SUPPORTED_LMMS_EVAL = SpecifierSet("==0.7.3")
 
 # model id -> class path of the plugin's simple (non-chat) lmms-eval models
-MODEL_CLASSES = {"pixelshap_hf": "pixelshap_eval.lmms.hf_model.PixelShapHF"}
+MODEL_CLASSES = {
+    "pixelshap_hf": "pixelshap_eval.lmms.hf_model.PixelShapHF",
+    "pixelshap_fixed_region": "pixelshap_eval.testing.fixed_region.FixedRegionModel",  # the shortcut case
+}
 
 
 def tasks_dir() -> str:

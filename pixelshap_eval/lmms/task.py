@@ -28,9 +28,10 @@ from lmms_eval.api.task import ConfigurableTask
 from loguru import logger as eval_logger
 from PIL import Image
 
-from pixelshap_eval.data.locate import load_pixelshap_dataset
+from pixelshap_eval.data.locate import dataset_dir, load_pixelshap_dataset
 from pixelshap_eval.lmms.config import AttributionConfig, budget_for, load_config
 from pixelshap_eval.lmms.documents import DocPlayers, doc_key, doc_players, doc_seed
+from pixelshap_eval.lmms.provenance import PROVENANCE_KEY, provenance
 from pixelshap_eval.lmms.routing import VIRTUAL_SPLIT, CoalitionDocs, CoalitionRef, register_router, request_callables
 from pixelshap_eval.lmms.scoring import human_scores, object_scores
 from pixelshap_eval.masking import mask_image
@@ -74,6 +75,7 @@ class AttributionTask(ConfigurableTask):
     def download(self, dataset_kwargs: dict | None = None) -> None:
         """Load the built set at $PIXELSHAP_DATA_DIR/<set>, else the YAML's Hub id."""
         self.dataset = load_pixelshap_dataset(self.settings.dataset, hub_id=self.config.dataset_path)
+        self.config.metadata[PROVENANCE_KEY] = provenance(self.dataset, dataset_dir(self.settings.dataset))
         self.dataset_no_image = DatasetDict(
             {
                 split: data.remove_columns([c for c, f in data.features.items() if isinstance(f, ImageFeature)])
@@ -259,6 +261,7 @@ class AttributionTask(ConfigurableTask):
             "value_empty": attribution.value_empty,
             "coalition_values": np.asarray(values, dtype=float).tolist(),
             "n_players": len(players.regions),
+            "image_size": [int(players.regions[0].mask.shape[1]), int(players.regions[0].mask.shape[0])],
             "n_calls": attribution.n_calls,
             "estimator": attribution.estimator,
             "value_function": self.settings.value,

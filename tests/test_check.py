@@ -6,9 +6,11 @@ import xml.etree.ElementTree as ET
 from importlib import resources
 
 import pytest
+from lmms_runs import run_lmms
 
 from pixelshap_eval.checks.rules import PolicyError, load_policy, parse_regression, parse_requirement
 from pixelshap_eval.cli import main
+from pixelshap_eval.toy import TOY_MODEL_DIR
 
 pytestmark = pytest.mark.e2e
 
@@ -78,3 +80,15 @@ def test_a_bad_policy_file_is_named(tmp_path):
     path.write_text("require: [recall_at_1>=0.5]\nthreshold: 3\n")
     with pytest.raises(PolicyError, match="keys from"):
         load_policy(path)
+
+
+def test_randomised_weights_of_any_model_through_lmms_eval_pass_the_sanity_check(demo_runs, tmp_path, capsys):
+    """`pixelshap_hf randomize=full` on the toy model's own weights: the sanity check tells the runs apart."""
+    data = demo_runs.runs[0].root.parent.parent / "data"
+    args = ["--model", "pixelshap_hf", "--model_args", f"pretrained={TOY_MODEL_DIR},dtype=float32,randomize=full,randomize_seed=1",
+            "--batch_size", "64", "--tasks", "pixelshap_synth"]
+    randomised = run_lmms(args, tmp_path / "randomised", {"PIXELSHAP_DATA_DIR": str(data), "PIXELSHAP_CONFIG": "heatmaps=false"}, cwd=tmp_path)
+    assert randomised.metric("pixelshap_synth", "recall_at_1") < 0.6
+    code = main(["check", str(demo_runs.runs[0].root), "--randomised", str(randomised.output)])
+    out = capsys.readouterr().out
+    assert code == 0 and "[pass] pixelshap_synth:randomisation rank correlation" in out and "[pass] pixelshap_synth:randomisation recall_at_1 gap" in out

@@ -9,8 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pixelshap_eval.cli import main
 from pixelshap_eval.leaderboard.scores import Evidence, Player, load_run_scores
 from pixelshap_eval.leaderboard.shortcuts import judge, position, relative_size, summarise
+from pixelshap_eval.report.html import render_report
+from pixelshap_eval.report.runs import load_run
 
 BOX = (0.0, 0.0, 10.0, 10.0)
 
@@ -68,3 +71,14 @@ def test_position_and_size_words():
     assert relative_size((0, 0, 30, 30), (0, 0, 10, 10)) == "larger"
     assert relative_size((0, 0, 10, 10), (0, 0, 11, 11)) == "similar"
     assert relative_size((0, 0, 3, 3), (0, 0, 10, 10)) == "smaller"
+
+
+@pytest.mark.e2e
+def test_report_leaderboard_and_check_show_the_shortcut(shortcut_run, tmp_path, capsys):
+    text = render_report([load_run(shortcut_run.output, "fixed region")], tmp_path / "report.html").read_text()
+    assert "<h2>Shortcuts</h2>" in text and "top left" in text
+    n = len(shortcut_run.records("pixelshap_synth"))
+    assert main(["leaderboard", str(shortcut_run.output)]) == 0
+    assert f"off-target on {n} of {n} judged documents" in capsys.readouterr().out
+    assert main(["check", str(shortcut_run.output), "--require", "off_target_rate<=0.2"]) == 1
+    assert "[fail] pixelshap_synth:off_target_rate<=0.2" in capsys.readouterr().out

@@ -115,12 +115,17 @@ def relative_size(box: tuple[float, float, float, float], target_box: tuple[floa
 
 def summarise(scores: TaskScores) -> ShortcutSummary:
     """The shortcut report of one model on one task, from its per-document attributions."""
+    return summarise_evidence(list(scores.evidence.values()))
+
+
+def summarise_evidence(documents: list[Evidence]) -> ShortcutSummary:
+    """The shortcut report of a list of document attributions."""
     categories: Counter[str] = Counter()
     positions: Counter[str] = Counter()
     sizes: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     judged = off = 0
-    for evidence in scores.evidence.values():
+    for evidence in documents:
         verdict = judge(evidence)
         if verdict.status == "unavailable":
             reasons[verdict.reason] += 1
@@ -134,7 +139,7 @@ def summarise(scores: TaskScores) -> ShortcutSummary:
         positions[position(player.box, evidence.image_size) if evidence.image_size else "unknown position"] += 1
         sizes[relative_size(player.box, evidence.players[evidence.target_index].box)] += 1  # type: ignore[index]
     return ShortcutSummary(
-        n_documents=len(scores.evidence),
+        n_documents=len(documents),
         n_judged=judged,
         n_off_target=off,
         n_unavailable=sum(reasons.values()),

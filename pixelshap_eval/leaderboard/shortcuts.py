@@ -59,7 +59,7 @@ class ShortcutSummary:
             return f"off-target judgement unavailable ({reasons})"
         text = f"off-target on {self.n_off_target} of {self.n_judged} judged documents ({self.off_target_rate:.0%})"
         if self.n_off_target:
-            text += f"; the relied-on players: {_top(self.categories)}, at {_top(self.positions)}, {_top(self.sizes)} than the target"
+            text += f"; the relied-on players: {_top(self.categories)}, at {_top(self.positions)}, size relative to the target {_top(self.sizes)}"
         if self.n_unavailable:
             text += f"; {self.n_unavailable} not judged"
         return text

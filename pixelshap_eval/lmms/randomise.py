@@ -21,10 +21,11 @@ FALLBACK_STD = 0.02  # weights of modules without reset_parameters (e.g. custom 
 
 def _blocks(model: nn.Module) -> list[nn.Module]:
     """The longest nn.ModuleList of the model (the last one on ties, nearest the output): its blocks."""
-    lists = [m for m in model.modules() if isinstance(m, nn.ModuleList)]
+    lists: list[nn.ModuleList] = [m for m in model.modules() if isinstance(m, nn.ModuleList)]
     if not lists:
         raise ValueError(f"randomize=cascade: {type(model).__name__} has no list of blocks; use randomize=full")
-    return list(max(reversed(lists), key=len))
+    longest = max(len(m) for m in lists)
+    return list([m for m in lists if len(m) == longest][-1])
 
 
 def selected_modules(model: nn.Module, mode: str) -> list[nn.Module]:
@@ -59,8 +60,9 @@ def randomise_weights(model: nn.Module, mode: str, seed: int) -> int:
             own = list(module.parameters(recurse=False))
             if not own:
                 continue
-            if hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+            reset = getattr(module, "reset_parameters", None)
+            if callable(reset):
+                reset()
             else:
                 for p in own:
                     if p.ndim == 1:

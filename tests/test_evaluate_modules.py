@@ -8,7 +8,9 @@ import os
 import evaluate
 import numpy as np
 import pytest
+from datasets import load_from_disk
 
+from pixelshap_eval.data.schema import object_regions
 from pixelshap_eval.evaluate_metrics import MODULES, module_path
 from pixelshap_eval.metrics import deletion_coalitions, human_patch_scores, insertion_coalitions, ranking
 from pixelshap_eval.shapley import get_estimator
@@ -45,6 +47,20 @@ def test_recall_and_box_iou_equal_the_task(synth_rows):
         boxes=[[p["box"] for p in r["players"]] for r in recs], image_sizes=[r["image_size"] for r in recs],
     )
     assert iou["box_iou_at_1"] == pytest.approx(np.mean([row["box_iou_at_1"] for row in synth_rows]))
+
+
+def test_mask_iou_equals_the_task_with_the_sets_masks(synth_rows, demo_runs):
+    data = load_from_disk(str(demo_runs.runs[0].root.parent.parent / "data" / "synth"))["test"]
+    by_id = {row["question_id"]: row for row in data}
+    recs = records(synth_rows)
+    regions = [object_regions(by_id[r["question_id"]]) for r in recs]
+    assert all([list(reg.box) for reg in rs] == [p["box"] for p in r["players"]] for rs, r in zip(regions, recs))
+    iou = evaluate.load(module_path("pixelshap_iou_at_1")).compute(
+        predictions=[r["values"] for r in recs], references=[r["target_index"] for r in recs],
+        boxes=[[p["box"] for p in r["players"]] for r in recs], image_sizes=[r["image_size"] for r in recs],
+        masks=[[reg.mask for reg in rs] for rs in regions],
+    )
+    assert iou["iou_at_1"] == pytest.approx(np.mean([row["iou_at_1"] for row in synth_rows]))
 
 
 def test_similarity_drop_and_curves_equal_the_task(synth_rows):

@@ -8,7 +8,7 @@ import sys
 
 # Each module defines `add_parser(subparsers)`, which registers its subcommand and sets
 # `run=<callable(args) -> int>` as the parser default.
-COMMAND_MODULES: tuple[str, ...] = ("demo", "build", "baselines", "report")
+COMMAND_MODULES: tuple[str, ...] = ("demo", "build", "baselines", "report", "leaderboard", "submit", "check")
 
 
 def build_parser() -> argparse.ArgumentParser:

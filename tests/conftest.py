@@ -9,7 +9,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-pytest_plugins = ["datasets_fixtures", "model_fixtures"]
+pytest_plugins = ["datasets_fixtures", "model_fixtures", "user_runs"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

@@ -56,6 +56,18 @@ def test_wheel_ships_the_task_yamls(wheel):
     assert "[lmms_eval.models]" in text and "pixelshap_eval.lmms.registration:register" in text
 
 
+def test_wheel_ships_the_lmms_eval_command_evaluate_modules_and_policy(wheel):
+    from pixelshap_eval.evaluate_metrics import MODULES
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "lmms_eval = lmms_eval.cli.dispatch:main" in entry_points  # the spelling the design's users type
+    for module in MODULES:
+        assert f"pixelshap_eval/evaluate_modules/{module}/{module}.py" in names
+        assert f"pixelshap_eval/evaluate_modules/{module}/README.md" in names
+    assert "pixelshap_eval/checks/release_policy.yaml" in names
+
+
 def test_editable_install_serves_the_tasks_from_the_checkout():
     assert Path(tasks_dir()).resolve() == (REPO_ROOT / "tasks").resolve()
 

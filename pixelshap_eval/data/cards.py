@@ -16,6 +16,8 @@ import yaml
 from datasets import Array2D, DatasetDict, Features, Image, List, Value
 from huggingface_hub import DatasetCard
 
+from pixelshap_eval.data.fingerprint import write_fingerprint
+
 EVALUATION_SPLIT = "test"  # every built set has this one split (lmms-eval tasks read `test_split: test`)
 
 Stats = dict[str, Any]  # counts by name, or by name and category
@@ -41,6 +43,7 @@ class BuiltSet:
             shutil.rmtree(out)
         self.dataset.save_to_disk(str(out))
         (out / "README.md").write_text(self.card, encoding="utf-8")
+        write_fingerprint(self.dataset, out)
         return out
 
     def push_to_hub(self, repo_id: str) -> None:

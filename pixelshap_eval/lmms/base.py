@@ -27,11 +27,12 @@ from lmms_eval.api.task import ConfigurableTask
 from loguru import logger as eval_logger
 from PIL import Image
 
-from pixelshap_eval.data.locate import load_pixelshap_dataset
+from pixelshap_eval.data.locate import dataset_dir, load_pixelshap_dataset
 from pixelshap_eval.images import to_rgb
 from pixelshap_eval.lmms.cache import LRUCache
 from pixelshap_eval.lmms.config import AttributionConfig, load_config
 from pixelshap_eval.lmms.documents import DocPlayers, doc_key, doc_players
+from pixelshap_eval.lmms.provenance import PROVENANCE_KEY, provenance
 from pixelshap_eval.lmms.responses import coalition_values, response_text
 from pixelshap_eval.lmms.routing import VIRTUAL_SPLIT, CoalitionRef, CoalitionRouter, register_router, request_callables
 from pixelshap_eval.shapley import Coalitions
@@ -66,6 +67,7 @@ class CoalitionTask(ConfigurableTask):
     def download(self, dataset_kwargs: dict | None = None) -> None:
         """Load the built set at $PIXELSHAP_DATA_DIR/<set>, else the YAML's Hub id."""
         self.dataset = load_pixelshap_dataset(self.settings.dataset, hub_id=self.config.dataset_path)
+        self.config.metadata[PROVENANCE_KEY] = provenance(self.dataset, dataset_dir(self.settings.dataset))
         self.dataset_no_image = DatasetDict(
             {
                 split: data.remove_columns([c for c, f in data.features.items() if isinstance(f, ImageFeature)])

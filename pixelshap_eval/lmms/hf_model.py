@@ -5,6 +5,7 @@ coalition of an attribution is a different masked image), and it implements `log
 as the summed log-probability of the continuation given the image and the prompt.
 
     lmms-eval --model pixelshap_hf --model_args pretrained=DIR,dtype=bfloat16 --batch_size 32 ...
+    lmms-eval --model pixelshap_hf --model_args pretrained=DIR,randomize=full,randomize_seed=0 ...   (randomisation test)
 
 Under `accelerate launch`, each rank loads the model on its own GPU and lmms-eval shards the
 documents across ranks.
@@ -23,6 +24,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from pixelshap_eval.hf_runner import HFRunner
+from pixelshap_eval.lmms.randomise import randomise_weights
 
 DEFAULT_MAX_NEW_TOKENS = 32
 
@@ -42,11 +44,13 @@ class PixelShapHF(lmms):
         trust_remote_code: bool | str = False,
         attn_implementation: str | None = None,
         system_prompt: str | None = None,
+        randomize: str | None = None,
+        randomize_seed: int | str = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__()
         if kwargs:
-            raise ValueError(f"pixelshap_hf got unknown model_args {sorted(kwargs)}; known: pretrained, device, device_map, dtype, trust_remote_code, attn_implementation, system_prompt (and --batch_size)")
+            raise ValueError(f"pixelshap_hf got unknown model_args {sorted(kwargs)}; known: pretrained, device, device_map, dtype, trust_remote_code, attn_implementation, system_prompt, randomize, randomize_seed (and --batch_size)")
         accelerator = Accelerator()
         if accelerator.num_processes > 1:
             device = f"cuda:{accelerator.local_process_index}" if torch.cuda.is_available() else "cpu"
@@ -63,6 +67,8 @@ class PixelShapHF(lmms):
             batch_size=int(batch_size), **model_kwargs,
         )
         self.runner.system_prompt = self._resolve_system_prompt(system_prompt) if system_prompt else None
+        if randomize:  # the model-parameter randomisation test: same architecture, re-initialised weights
+            randomise_weights(self.runner.model, str(randomize), int(randomize_seed))
         self._model = self.runner.model
 
     @property

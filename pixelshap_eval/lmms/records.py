@@ -39,6 +39,7 @@ def attribution_record(players: DocPlayers, attribution: Attribution, values: np
         "value_empty": attribution.value_empty,
         "coalition_values": np.asarray(values, dtype=float).tolist(),
         "n_players": len(players.regions),
+        "image_size": [int(players.regions[0].mask.shape[1]), int(players.regions[0].mask.shape[0])] if players.regions else None,
         "n_calls": attribution.n_calls,
         "estimator": attribution.estimator,
         "value_function": value_function,

@@ -30,6 +30,7 @@ SUPPORTED_LMMS_EVAL = SpecifierSet("==0.7.3")
 MODEL_CLASSES = {
     "pixelshap_hf": "pixelshap_eval.lmms.hf_model.PixelShapHF",
     "pixelshap_store": "pixelshap_eval.lmms.stored_model.StoredResponses",
+    "pixelshap_fixed_region": "pixelshap_eval.testing.fixed_region.FixedRegionModel",  # the shortcut case
 }
 
 

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 from pixelshap_eval.images import to_rgb
 from pixelshap_eval.report.heatmap import TARGET_COLOUR
 from pixelshap_eval.report.runs import Metric, RunOutput
+from pixelshap_eval.report.shortcuts import shortcut_section
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 1200px;
@@ -61,6 +62,8 @@ def render_report(
         _legend(),
         "<h2>Metrics</h2>",
         _metrics_table(runs, tasks),
+        "<h2>Shortcuts</h2>",
+        shortcut_section(runs, tasks),
     ]
     for task in tasks:
         parts.append(f"<h2>{html.escape(task)}</h2>")

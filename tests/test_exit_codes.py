@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
-import sys
 
 import pytest
 
 from pixelshap_eval.hf_runner import check_model_source
 from pixelshap_eval.lmms.checked_cli import one_line, raised_by_plugin
 
-CHECKED = [sys.executable, "-m", "pixelshap_eval.lmms.checked_cli"]
+CHECKED = [shutil.which("lmms_eval") or "lmms_eval"]  # the installed command (pyproject [project.scripts])
 
 
 def _error_from(function, *args) -> BaseException:

@@ -61,7 +61,7 @@ def test_wheel_ships_the_lmms_eval_command_evaluate_modules_and_policy(wheel):
 
     names = set(zipfile.ZipFile(wheel).namelist())
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "lmms_eval = lmms_eval.cli.dispatch:main" in entry_points  # the spelling the design's users type
+    assert "lmms_eval = pixelshap_eval.lmms.checked_cli:main" in entry_points  # the spelling the design's users type
     for module in MODULES:
         assert f"pixelshap_eval/evaluate_modules/{module}/{module}.py" in names
         assert f"pixelshap_eval/evaluate_modules/{module}/README.md" in names

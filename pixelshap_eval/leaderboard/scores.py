@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelshap_eval.lmms.provenance import PROVENANCE_KEY
+from pixelshap_eval.run_files import choose_results, stamp_of
 
 SETTINGS_KEY = "pixelshap"  # the task's settings in its results metadata (see pixelshap_eval.lmms.task)
 
@@ -104,14 +105,10 @@ class TaskScores:
 
 
 def load_run_scores(root: str | Path) -> list[TaskScores]:
-    """The pixelshap tasks of the newest results JSON under `root` (an lmms-eval --output_path)."""
-    root = Path(root)
-    # under <output_path>/<model name>/, or directly in it when the model has no name
-    results = sorted([*root.glob("*_results.json"), *root.glob("*/*_results.json")], key=lambda p: p.name)
-    if not results:
-        raise FileNotFoundError(f"no lmms-eval results under {root}: pass the --output_path of a finished run")
-    latest = results[-1]
-    stamp = latest.name[: -len("_results.json")]
+    """The pixelshap tasks of a results JSON, or of the newest one under the run folder `root`
+    (an lmms-eval --output_path; see `run_files`)."""
+    latest = choose_results(root)
+    stamp = stamp_of(latest)
     data = json.loads(latest.read_text())
     config = data.get("config", {})
     model = str(data.get("model_name") or config.get("model") or latest.parent.name)

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from pixelshap_eval.run_files import choose_results, stamp_of
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -32,13 +34,11 @@ class RunOutput:
 
 
 def load_run(root: str | Path, label: str) -> RunOutput:
-    """The newest results JSON under `root` (an lmms-eval --output_path) and its samples."""
-    root = Path(root)
-    results = sorted(root.glob("*/*_results.json"))
-    if not results:
-        raise FileNotFoundError(f"no lmms-eval results under {root}: pass the --output_path of a finished run")
-    latest = results[-1]
-    stamp = latest.name[: -len("_results.json")]
+    """A results JSON and its samples: `root` names the file, or a run folder (an lmms-eval
+    --output_path) whose newest results file is used (see `run_files`)."""
+    latest = choose_results(root)
+    root = Path(root) if Path(root).is_dir() else latest.parent.parent
+    stamp = stamp_of(latest)
     data = json.loads(latest.read_text())
     metrics: dict[str, dict[str, Metric]] = {}
     for task, values in data.get("results", {}).items():

@@ -46,7 +46,9 @@ bootstrap_uv() {
   ) 9>"$cache/.uv-bootstrap.lock"
 }
 case "$installer" in
-  uv) bootstrap_uv; export PIXELSHAP_UV="$uv" UV_NO_CONFIG=1 UV_PYTHON_DOWNLOADS=never ;;
+  # uv trusts the platform's certificate store, as pip does here (a machine behind a TLS proxy has
+  # its CA there, not in uv's bundled roots)
+  uv) bootstrap_uv; export PIXELSHAP_UV="$uv" UV_NO_CONFIG=1 UV_PYTHON_DOWNLOADS=never UV_SYSTEM_CERTS=${UV_SYSTEM_CERTS:-1} ;;
   pip) ;;
   *) echo "scripts/run.sh: PIXELSHAP_INSTALLER must be uv or pip, not '$installer'" >&2; exit 2 ;;
 esac

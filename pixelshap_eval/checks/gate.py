@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from pixelshap_eval.checks.outcome import Outcome
 from pixelshap_eval.checks.rules import OPERATORS, MaxRegression, Policy, PolicyError, Requirement
 from pixelshap_eval.checks.sanity import randomisation_outcomes
 from pixelshap_eval.leaderboard.comparable import IncomparableError, differences
 from pixelshap_eval.leaderboard.paired import regression_p_value
 from pixelshap_eval.leaderboard.scores import TaskScores
 from pixelshap_eval.leaderboard.shortcuts import OFF_TARGET_RATE, summarise
-
-
-@dataclass(frozen=True)
-class Outcome:
-    kind: str  # "require", "regression", "sanity"
-    name: str  # the rule as written, with its task
-    status: str  # "pass", "fail" or "skip"
-    message: str
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "fail"
 
 
 def run_checks(run: list[TaskScores], policy: Policy, baseline: list[TaskScores] | None = None, randomised: list[TaskScores] | None = None) -> list[Outcome]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from pixelshap_eval.checks.gate import Outcome
+from pixelshap_eval.checks.outcome import Outcome
 
 SUITE = "pixelshap-eval check"
 

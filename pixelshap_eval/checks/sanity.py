@@ -11,17 +11,14 @@ has no ranking and counts as correlation 0.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.stats import spearmanr
 
+from pixelshap_eval.checks.outcome import Outcome
 from pixelshap_eval.checks.rules import Sanity
 from pixelshap_eval.leaderboard.paired import paired_difference, regression_p_value
 from pixelshap_eval.leaderboard.scores import TaskScores
-
-if TYPE_CHECKING:
-    from pixelshap_eval.checks.gate import Outcome
 
 MIN_PLAYERS = 3  # fewer players leave a rank correlation of only a few possible values
 
@@ -42,8 +39,6 @@ def rank_correlations(trained: TaskScores, randomised: TaskScores) -> list[float
 
 
 def randomisation_outcomes(pairs: list[tuple[TaskScores, TaskScores]], sanity: Sanity, alpha: float) -> list[Outcome]:
-    from pixelshap_eval.checks.gate import Outcome
-
     outcomes = []
     for trained, randomised in pairs:
         if sanity.tasks and trained.task not in sanity.tasks:

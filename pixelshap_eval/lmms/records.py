@@ -3,6 +3,7 @@ attribution (keys are stable: the report and the faithfulness task read them) an
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ def attribution_record(players: DocPlayers, attribution: Attribution, values: np
     return {
         "players": [{"label": r.label, "box": list(r.box), "id": r.id} for r in players.regions],
         "values": attribution.scores.tolist(),
-        "std_errors": attribution.std_errors.tolist(),
+        "std_errors": finite_or_null(attribution.std_errors),
         "ranking": ranking(attribution.scores).tolist(),
         "target_index": players.target_index,
         "target_label": target.label if target is not None else None,
@@ -38,6 +39,12 @@ def attribution_record(players: DocPlayers, attribution: Attribution, values: np
         "estimator": attribution.estimator,
         "value_function": value_function,
     }
+
+
+def finite_or_null(array: np.ndarray) -> list[float | None]:
+    """The numbers of `array`, with None (JSON null) where one is not finite: an estimator
+    without a standard error at its budget gives nan, and NaN is not valid strict JSON."""
+    return [float(x) if math.isfinite(x) else None for x in np.asarray(array, dtype=float).tolist()]
 
 
 def write_heatmap(output_path: str | Path, task_name: str, key: str, image: Image.Image, players: DocPlayers, attribution: Attribution) -> str:

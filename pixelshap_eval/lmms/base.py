@@ -34,6 +34,7 @@ from pixelshap_eval.lmms.config import AttributionConfig, load_config
 from pixelshap_eval.lmms.documents import DocPlayers, doc_key, doc_players
 from pixelshap_eval.lmms.responses import coalition_values, response_text
 from pixelshap_eval.lmms.routing import VIRTUAL_SPLIT, CoalitionRef, CoalitionRouter, register_router, request_callables
+from pixelshap_eval.lmms.shipped_tasks import known_task_names
 from pixelshap_eval.shapley import Coalitions
 
 
@@ -46,7 +47,7 @@ class CoalitionTask(ConfigurableTask):
         block = config.pop("pixelshap", None)
         # a non-empty process_results keeps lmms-eval from looking metric names up in its registry
         config["process_results"] = f"{type(self).__module__}.{type(self).__name__}.process_results"
-        self.settings: AttributionConfig = load_config(config["task"], block)
+        self.settings: AttributionConfig = load_config(config["task"], block, known_tasks=known_task_names())
         config["metadata"] = {**(config.get("metadata") or {}), "pixelshap": self.settings.as_dict()}
         self.request_style = "simple"  # set to "chat" by the plugin's TaskManager hook for chat models
         self._lock = threading.Lock()

@@ -33,6 +33,7 @@ from pixelshap_eval.lmms.cache import LRUCache
 from pixelshap_eval.lmms.config import AttributionConfig, load_config
 from pixelshap_eval.lmms.documents import DocPlayers, doc_key, doc_players
 from pixelshap_eval.lmms.responses import coalition_values, response_text
+from pixelshap_eval.lmms.counts import document_counts
 from pixelshap_eval.lmms.routing import VIRTUAL_SPLIT, CoalitionRef, CoalitionRouter, register_router, request_callables
 from pixelshap_eval.lmms.shipped_tasks import known_task_names
 from pixelshap_eval.shapley import Coalitions
@@ -181,20 +182,23 @@ class CoalitionTask(ConfigurableTask):
         self._check_routing(key)
         full_answer, values = coalition_values(self.settings, self.config.task, results, len(plan))
         record: dict[str, Any] = {"question_id": key, "question": doc.get("question"), "full_answer": full_answer}
+        reference = full_answer
         if self.settings.value == "logprob":
-            record["scored_answer"] = str(doc["answer"]) if self.settings.reference == "gold" else full_answer
-        if self.settings.value == "similarity" and not full_answer:
-            record["skipped"] = "the model gave an empty answer on the full image; nothing to compare with"
-            return {"pixelshap": record}
+            reference = record["scored_answer"] = str(doc["answer"]) if self.settings.reference == "gold" else full_answer
+        if not reference.strip():
+            # an empty reference answer gives every coalition the same value (similarity: nothing to
+            # compare with; log-probability: an empty continuation), so the metrics would be chance
+            record["skipped"] = "the answer to explain is empty (the model gave no answer on the full image); nothing to attribute"
+            return {**document_counts("skipped"), "pixelshap": record}
         try:
             found, details = self.evaluate(doc, players, plan, values)
         except Exception as error:  # one document's failure must not discard every other result of the run
             eval_logger.warning(f"{self.config.task}: question {key} could not be scored: {type(error).__name__}: {error}")
             record["error"] = f"{type(error).__name__}: {error}"
             record["coalition_values"] = np.asarray(values, dtype=float).tolist()
-            return {"pixelshap": record}
+            return {**document_counts("failed"), "pixelshap": record}
         record.update(details)
-        return {**found, "pixelshap": record}
+        return {**found, **document_counts("scored"), "pixelshap": record}
 
     @abc.abstractmethod
     def evaluate(self, doc: dict[str, Any], players: DocPlayers, plan: Coalitions, values: np.ndarray) -> tuple[dict[str, float], dict[str, Any]]:

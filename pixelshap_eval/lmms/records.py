@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from pixelshap_eval.lmms.documents import DocPlayers
+from pixelshap_eval.lmms.scoring import tied_scores
 from pixelshap_eval.metrics import ranking
 from pixelshap_eval.report.heatmap import save_overlay
 from pixelshap_eval.shapley import Attribution
@@ -27,7 +28,7 @@ def attribution_record(players: DocPlayers, attribution: Attribution, values: np
         "players": [{"label": r.label, "box": list(r.box), "id": r.id} for r in players.regions],
         "values": attribution.scores.tolist(),
         "std_errors": finite_or_null(attribution.std_errors),
-        "ranking": ranking(attribution.scores).tolist(),
+        "ranking": ranking(tied_scores(attribution)).tolist(),
         "target_index": players.target_index,
         "target_label": target.label if target is not None else None,
         "target_box": list(target.box) if target is not None else None,

@@ -61,3 +61,26 @@ def test_results_json_holds_the_document_counts(synth_dir, tmp_path):
     run = run_lmms(args, tmp_path / "run", {"PIXELSHAP_DATA_DIR": str(synth_dir), "PIXELSHAP_CONFIG": "heatmaps=false"})
     assert {name: run.metric("pixelshap_synth", name) for name in COUNT_METRICS} == {
         "documents_scored": 3, "documents_skipped": 0, "documents_failed": 0}
+
+
+def test_a_document_the_estimator_cannot_plan_is_one_failed_document(monkeypatch, synth_dir):
+    """Exact Shapley over 20 grid cells: the plan fails for the document, not for the run."""
+    task, doc, n = _task(monkeypatch, synth_dir, "players=grid,grid_rows=4,grid_cols=5,estimator=exact,heatmaps=false")
+    assert n == 20 and len(task._plan(str(doc["question_id"]), n)) == 2  # only the empty and full images are asked
+    found = task.process_results(doc, ["", "red"])
+    assert {k: v for k, v in found.items() if k != "pixelshap"} == document_counts("failed")
+    assert "allows at most 14 players, got 20" in found["pixelshap"]["error"]
+
+
+@pytest.mark.e2e
+def test_unplannable_documents_fail_alone_and_the_rest_are_scored(synth_dir, tmp_path):
+    """A budget of 7 rows is too small for KernelSHAP over 6 players (it needs 8), enough below."""
+    args = ["--model", "pixelshap_hf", "--model_args", f"pretrained={TOY_MODEL_DIR},dtype=float32", "--tasks", "pixelshap_synth"]
+    env = {"PIXELSHAP_DATA_DIR": str(synth_dir), "PIXELSHAP_CONFIG": "heatmaps=false,estimator=kernel,budget=7"}
+    run = run_lmms(args, tmp_path / "run", env)
+    records = run.records("pixelshap_synth")
+    failed = [r for r in records if "error" in r]
+    assert failed and all("needs a budget of at least" in r["error"] for r in failed)
+    assert run.metric("pixelshap_synth", "documents_failed") == len(failed)
+    assert run.metric("pixelshap_synth", "documents_scored") == len(records) - len(failed) > 0
+    assert "recall_at_1,none" in run.results["results"]["pixelshap_synth"]

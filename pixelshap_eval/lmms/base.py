@@ -39,6 +39,13 @@ from pixelshap_eval.lmms.shipped_tasks import known_task_names
 from pixelshap_eval.shapley import Coalitions
 
 
+UNPLANNED = "unplanned"  # the estimator name of the stand-in plan of a document that could not be planned
+
+
+class DocumentNotPlanned(Exception):
+    """The document's plan could not be made (the message says why); it is a failed document."""
+
+
 class CoalitionTask(ConfigurableTask):
     """Documents -> coalition requests -> coalition values; subclasses plan and evaluate."""
 
@@ -56,6 +63,7 @@ class CoalitionTask(ConfigurableTask):
         self._virtual_ids: dict[str, list[int]] = {}
         self._answer_requests: dict[tuple[str, int], Instance] = {}
         self._plans: dict[str, Coalitions] = {}
+        self._plan_errors: dict[str, str] = {}
         self._players_cache: LRUCache[DocPlayers] = LRUCache(16)
         self._image_cache: LRUCache[Image.Image] = LRUCache(16)
         self._doc_cache: LRUCache[dict[str, Any]] = LRUCache(256)
@@ -94,9 +102,18 @@ class CoalitionTask(ConfigurableTask):
         return self._locations[key]
 
     def _plan(self, key: str, n_players: int) -> Coalitions:
+        """The document's plan. A document that cannot be planned (an exact estimator asked for
+        too many players, a budget below the estimator's minimum) is one failed document, not a
+        failed run: it gets the empty and full coalitions only, and `process_results` records
+        the planning error and counts it as failed."""
         with self._lock:
             if key not in self._plans:
-                self._plans[key] = self.make_plan(key, n_players)
+                try:
+                    self._plans[key] = self.make_plan(key, n_players)
+                except (ValueError, TypeError) as error:
+                    eval_logger.warning(f"{self.config.task}: question {key} cannot be planned: {error}")
+                    self._plan_errors[key] = f"{type(error).__name__}: {error}"
+                    self._plans[key] = Coalitions(masks=np.array([[False] * n_players, [True] * n_players]), estimator=UNPLANNED)
             return self._plans[key]
 
     @abc.abstractmethod
@@ -185,12 +202,14 @@ class CoalitionTask(ConfigurableTask):
         reference = full_answer
         if self.settings.value == "logprob":
             reference = record["scored_answer"] = str(doc["answer"]) if self.settings.reference == "gold" else full_answer
-        if not reference.strip():
+        if not reference.strip() and key not in self._plan_errors:
             # an empty reference answer gives every coalition the same value (similarity: nothing to
             # compare with; log-probability: an empty continuation), so the metrics would be chance
             record["skipped"] = "the answer to explain is empty (the model gave no answer on the full image); nothing to attribute"
             return {**document_counts("skipped"), "pixelshap": record}
         try:
+            if key in self._plan_errors:
+                raise DocumentNotPlanned(self._plan_errors[key])
             found, details = self.evaluate(doc, players, plan, values)
         except Exception as error:  # one document's failure must not discard every other result of the run
             eval_logger.warning(f"{self.config.task}: question {key} could not be scored: {type(error).__name__}: {error}")

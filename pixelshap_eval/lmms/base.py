@@ -35,6 +35,7 @@ from pixelshap_eval.lmms.documents import DocPlayers, doc_key, doc_players
 from pixelshap_eval.lmms.responses import coalition_values, response_text
 from pixelshap_eval.lmms.counts import document_counts
 from pixelshap_eval.lmms.routing import VIRTUAL_SPLIT, CoalitionRef, CoalitionRouter, register_router, request_callables
+from pixelshap_eval.lmms.scaling import model_size, scale_image
 from pixelshap_eval.lmms.shipped_tasks import known_task_names
 from pixelshap_eval.shapley import Coalitions
 
@@ -87,8 +88,15 @@ class CoalitionTask(ConfigurableTask):
         return self._doc_cache.get((split, doc_id), lambda: self.dataset_no_image[split][int(doc_id)])
 
     def image(self, split: str, doc_id: int) -> Image.Image:
-        """The document's full image, normalised to RGB."""
-        return self._image_cache.get((split, doc_id), lambda: to_rgb(self.dataset[split][int(doc_id)]["image"]))
+        """The document's full image as the model sees it: RGB, and downscaled once to at most
+        `max_image_side` pixels a side (the players are built on the same size)."""
+
+        def load() -> Image.Image:
+            image = to_rgb(self.dataset[split][int(doc_id)]["image"])
+            width, height = image.size
+            return scale_image(image, model_size(width, height, self.settings.max_image_side))
+
+        return self._image_cache.get((split, doc_id), load)
 
     def players(self, split: str, doc_id: int) -> DocPlayers:
         def build() -> DocPlayers:

@@ -35,6 +35,7 @@ class AttributionConfig:
     dataset: str = "coco"  # built set name under $PIXELSHAP_DATA_DIR
     players: str = "objects"  # objects | grid | sam
     max_players: int = 16  # objects: keep the largest ones beyond this
+    max_image_side: int = 2048  # downscale larger images once, before masking; 0: never
     grid_rows: int = 12
     grid_cols: int = 12
     grid_pad_to_square: bool = True
@@ -58,6 +59,8 @@ class AttributionConfig:
         _check_choice("players", self.players, PLAYER_SOURCES)
         _check_choice("value", self.value, VALUE_FUNCTIONS)
         _check_choice("reference", self.reference, REFERENCES)
+        if self.max_image_side < 0:
+            raise ValueError(f"pixelshap option max_image_side must be >= 0 (0 keeps images as they are), got {self.max_image_side}")
         if self.max_players < 1:
             raise ValueError(f"pixelshap option max_players must be >= 1, got {self.max_players}")
         if self.value == "similarity" and self.reference == "gold":

@@ -3,10 +3,9 @@ as summed metrics of lmms-eval's results JSON."""
 
 from __future__ import annotations
 
-import lmms_eval.models  # noqa: F401  (loads the model entry points, as the CLI does)
 import pytest
-from lmms_eval.tasks import TaskManager, get_task_dict
 from lmms_runs import run_lmms
+from PIL import ImageFile
 
 from pixelshap_eval.data.synth import build_synth_set
 from pixelshap_eval.lmms.counts import COUNT_METRICS, document_counts, total
@@ -21,6 +20,11 @@ def synth_dir(tmp_path_factory):
 
 
 def _task(monkeypatch, synth_dir, settings: str):
+    # lmms-eval sets PIL's LOAD_TRUNCATED_IMAGES when imported; keep it from leaking into other tests
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", ImageFile.LOAD_TRUNCATED_IMAGES)
+    import lmms_eval.models  # noqa: F401  (loads the model entry points, as the CLI does)
+    from lmms_eval.tasks import TaskManager, get_task_dict
+
     monkeypatch.setenv("PIXELSHAP_DATA_DIR", str(synth_dir))
     monkeypatch.setenv("PIXELSHAP_CONFIG", settings)
     (task,) = get_task_dict(["pixelshap_synth"], TaskManager()).values()

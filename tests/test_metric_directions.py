@@ -43,5 +43,5 @@ def test_every_task_file_is_checked():
     assert {p.stem for p in TASK_FILES} >= {"pixelshap_coco", "pixelshap_human", "pixelshap_coco_faithfulness", "pixelshap_photos"}
 
 
-def test_deletion_auc_is_the_only_lower_is_better_metric():
-    assert sorted(name for name, higher in HIGHER_IS_BETTER.items() if not higher) == ["deletion_auc"]
+def test_deletion_auc_and_the_trouble_counts_are_the_only_lower_is_better_metrics():
+    assert sorted(name for name, higher in HIGHER_IS_BETTER.items() if not higher) == ["deletion_auc", "documents_failed", "documents_skipped"]

@@ -30,6 +30,7 @@ from pixelshap_eval.metrics import (
     recall_at_k,
     similarity_drop,
 )
+from pixelshap_eval.metrics.scores import as_scores, merge_ties, tie_tolerance, top_k_probability
 from pixelshap_eval.players import Region, box_of_mask, grid_regions
 
 
@@ -405,3 +406,39 @@ def test_center_prior_beats_random_on_the_human_patch_set(shared_data):
         prior_mean = np.nanmean([p[key] for p, _ in scored])
         chance_mean = np.nanmean([c[key] for _, c in scored])
         assert 0.0 < chance_mean < prior_mean <= 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# ties judged with a tolerance (estimator noise must not decide a tie)
+
+_LEVELS = st.lists(st.integers(0, 4), min_size=2, max_size=10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(levels=_LEVELS, noise=st.lists(st.floats(-1.0, 1.0), min_size=10, max_size=10), scale=st.floats(1e-3, 1e3), k=st.integers(1, 3))
+def test_noise_far_below_the_scale_does_not_change_tie_aware_metrics(levels, noise, scale, k):
+    """Scores on a few levels, perturbed by 1e-9 of their scale: every tie-aware metric stays exactly as it was."""
+    assume(max(levels) > 0)
+    exact = np.array(levels, dtype=float) * scale
+    noisy = exact + np.array(noise[: exact.size]) * 1e-9 * scale
+    for target in range(exact.size):
+        assert recall_at_k(noisy, target, k) == recall_at_k(exact, target, k)
+    np.testing.assert_array_equal(ranking(noisy), ranking(exact))
+    np.testing.assert_array_equal(top_k_probability(as_scores(noisy), k), top_k_probability(as_scores(exact), k))
+
+
+@settings(max_examples=200, deadline=None)
+@given(levels=_LEVELS, scale=st.floats(1e-3, 1e3), gap=st.floats(1e-5, 1.0))
+def test_a_real_difference_still_breaks_a_tie(levels, scale, gap):
+    scores = np.array(levels, dtype=float) * scale
+    best = int(np.argmax(scores))
+    scores[best] += gap * scale
+    assert recall_at_k(scores, best, 1) == 1.0 and ranking(scores)[0] == best
+
+
+def test_standard_errors_widen_the_tie_tolerance():
+    scores = np.array([0.5, 0.5 + 1e-5, 0.1])
+    assert tie_tolerance(scores) == pytest.approx(1e-6 * (0.5 + 1e-5))
+    assert tie_tolerance(scores, [0.02, np.nan, 0.01]) == pytest.approx(tie_tolerance(scores) + 2e-5)
+    np.testing.assert_array_equal(merge_ties(scores, tie_tolerance(scores)), scores)  # 1e-5 apart: distinct
+    np.testing.assert_array_equal(merge_ties(scores, tie_tolerance(scores, [0.02, 0.02, 0.02])), [0.5, 0.5, 0.1])

@@ -57,7 +57,7 @@ def test_overlay_rejects_mismatched_values(scene):
         overlay(image, [1.0], regions)
 
 
-def write_run(root: Path, label_values: list[float], answer: str) -> Path:
+def write_run(root: Path, label_values: list[float], answer: str, std_errors: list | None = None) -> Path:
     """A run folder laid out as lmms-eval writes it, with one pixelshap sample."""
     image = Image.new("RGB", SIZE, (120, 160, 200))
     regions = regions_from_boxes([(0, 0, 40, 60), (40, 0, 40, 30)], SIZE, labels=["left", "top right"])
@@ -73,7 +73,7 @@ def write_run(root: Path, label_values: list[float], answer: str) -> Path:
     record = {
         "question_id": "q1", "question": "What is at the top right?", "full_answer": answer, "players": [
             {"label": "left", "box": [0, 0, 40, 60]}, {"label": "top right", "box": [40, 0, 40, 30]}],
-        "values": label_values, "std_errors": [0.01, 0.02], "ranking": [int(np.argmax(label_values)), int(np.argmin(label_values))],
+        "values": label_values, "std_errors": [0.01, 0.02] if std_errors is None else std_errors, "ranking": [int(np.argmax(label_values)), int(np.argmin(label_values))],
         "target_label": "top right", "target_box": [40, 0, 40, 30], "n_calls": 4, "estimator": "exact",
         "heatmap": "pixelshap_heatmaps/pixelshap_coco/q1.png",
     }
@@ -97,6 +97,14 @@ def test_report_is_self_contained_and_shows_the_runs(report):
     assert not re.search(r'(src|href)="(?!data:)', text), "the report must not reference any outside file or URL"
     assert "top: top right (0.700 ± 0.020)" in text and "answer: “blue”" in text
     assert "all values equal (0.000): no player ranked first" in text  # the control run ranks nothing
+
+
+@pytest.mark.parametrize("missing", [None, float("nan")])
+def test_caption_says_when_the_budget_gave_no_standard_error(tmp_path, missing):
+    run = load_run(write_run(tmp_path / "a", [0.2, 0.66], "blue", std_errors=[missing, missing]), "pixelshap")
+    text = render_report([run], tmp_path / "report" / "index.html", title="t", originals={}).read_text()
+    assert "top: top right (0.660)" in text and "no standard error at this budget" in text
+    assert "nan" not in re.sub(r"base64,[^\"]*", "", text).lower()
 
 
 def test_load_run_needs_results(tmp_path):

@@ -31,11 +31,20 @@ from pixelshap_eval.data.locate import dataset_dir, load_pixelshap_dataset
 from pixelshap_eval.images import to_rgb
 from pixelshap_eval.lmms.cache import LRUCache
 from pixelshap_eval.lmms.config import AttributionConfig, load_config
+from pixelshap_eval.lmms.counts import document_counts
 from pixelshap_eval.lmms.documents import DocPlayers, doc_key, doc_players
 from pixelshap_eval.lmms.provenance import PROVENANCE_KEY, provenance
 from pixelshap_eval.lmms.responses import coalition_values, response_text
 from pixelshap_eval.lmms.routing import VIRTUAL_SPLIT, CoalitionRef, CoalitionRouter, register_router, request_callables
+from pixelshap_eval.lmms.scaling import model_size, scale_image
+from pixelshap_eval.lmms.shipped_tasks import known_task_names
 from pixelshap_eval.shapley import Coalitions
+
+UNPLANNED = "unplanned"  # the estimator name of the stand-in plan of a document that could not be planned
+
+
+class DocumentNotPlanned(Exception):
+    """The document's plan could not be made (the message says why); it is a failed document."""
 
 
 class CoalitionTask(ConfigurableTask):
@@ -47,7 +56,7 @@ class CoalitionTask(ConfigurableTask):
         block = config.pop("pixelshap", None)
         # a non-empty process_results keeps lmms-eval from looking metric names up in its registry
         config["process_results"] = f"{type(self).__module__}.{type(self).__name__}.process_results"
-        self.settings: AttributionConfig = load_config(config["task"], block)
+        self.settings: AttributionConfig = load_config(config["task"], block, known_tasks=known_task_names())
         config["metadata"] = {**(config.get("metadata") or {}), "pixelshap": self.settings.as_dict()}
         self.request_style = "simple"  # set to "chat" by the plugin's TaskManager hook for chat models
         self._lock = threading.Lock()
@@ -55,6 +64,7 @@ class CoalitionTask(ConfigurableTask):
         self._virtual_ids: dict[str, list[int]] = {}
         self._answer_requests: dict[tuple[str, int], Instance] = {}
         self._plans: dict[str, Coalitions] = {}
+        self._plan_errors: dict[str, str] = {}
         self._players_cache: LRUCache[DocPlayers] = LRUCache(16)
         self._image_cache: LRUCache[Image.Image] = LRUCache(16)
         self._doc_cache: LRUCache[dict[str, Any]] = LRUCache(256)
@@ -79,8 +89,15 @@ class CoalitionTask(ConfigurableTask):
         return self._doc_cache.get((split, doc_id), lambda: self.dataset_no_image[split][int(doc_id)])
 
     def image(self, split: str, doc_id: int) -> Image.Image:
-        """The document's full image, normalised to RGB."""
-        return self._image_cache.get((split, doc_id), lambda: to_rgb(self.dataset[split][int(doc_id)]["image"]))
+        """The document's full image as the model sees it: RGB, and downscaled once to at most
+        `max_image_side` pixels a side (the players are built on the same size)."""
+
+        def load() -> Image.Image:
+            image = to_rgb(self.dataset[split][int(doc_id)]["image"])
+            width, height = image.size
+            return scale_image(image, model_size(width, height, self.settings.max_image_side))
+
+        return self._image_cache.get((split, doc_id), load)
 
     def players(self, split: str, doc_id: int) -> DocPlayers:
         def build() -> DocPlayers:
@@ -94,9 +111,18 @@ class CoalitionTask(ConfigurableTask):
         return self._locations[key]
 
     def _plan(self, key: str, n_players: int) -> Coalitions:
+        """The document's plan. A document that cannot be planned (an exact estimator asked for
+        too many players, a budget below the estimator's minimum) is one failed document, not a
+        failed run: it gets the empty and full coalitions only, and `process_results` records
+        the planning error and counts it as failed."""
         with self._lock:
             if key not in self._plans:
-                self._plans[key] = self.make_plan(key, n_players)
+                try:
+                    self._plans[key] = self.make_plan(key, n_players)
+                except (ValueError, TypeError) as error:
+                    eval_logger.warning(f"{self.config.task}: question {key} cannot be planned: {error}")
+                    self._plan_errors[key] = f"{type(error).__name__}: {error}"
+                    self._plans[key] = Coalitions(masks=np.array([[False] * n_players, [True] * n_players]), estimator=UNPLANNED)
             return self._plans[key]
 
     @abc.abstractmethod
@@ -182,20 +208,25 @@ class CoalitionTask(ConfigurableTask):
         self._check_routing(key)
         full_answer, values = coalition_values(self.settings, self.config.task, results, len(plan))
         record: dict[str, Any] = {"question_id": key, "question": doc.get("question"), "full_answer": full_answer}
+        reference = full_answer
         if self.settings.value == "logprob":
-            record["scored_answer"] = str(doc["answer"]) if self.settings.reference == "gold" else full_answer
-        if self.settings.value == "similarity" and not full_answer:
-            record["skipped"] = "the model gave an empty answer on the full image; nothing to compare with"
-            return {"pixelshap": record}
+            reference = record["scored_answer"] = str(doc["answer"]) if self.settings.reference == "gold" else full_answer
+        if not reference.strip() and key not in self._plan_errors:
+            # an empty reference answer gives every coalition the same value (similarity: nothing to
+            # compare with; log-probability: an empty continuation), so the metrics would be chance
+            record["skipped"] = "the answer to explain is empty (the model gave no answer on the full image); nothing to attribute"
+            return {**document_counts("skipped"), "pixelshap": record}
         try:
+            if key in self._plan_errors:
+                raise DocumentNotPlanned(self._plan_errors[key])
             found, details = self.evaluate(doc, players, plan, values)
         except Exception as error:  # one document's failure must not discard every other result of the run
             eval_logger.warning(f"{self.config.task}: question {key} could not be scored: {type(error).__name__}: {error}")
             record["error"] = f"{type(error).__name__}: {error}"
             record["coalition_values"] = np.asarray(values, dtype=float).tolist()
-            return {"pixelshap": record}
+            return {**document_counts("failed"), "pixelshap": record}
         record.update(details)
-        return {**found, "pixelshap": record}
+        return {**found, **document_counts("scored"), "pixelshap": record}
 
     @abc.abstractmethod
     def evaluate(self, doc: dict[str, Any], players: DocPlayers, plan: Coalitions, values: np.ndarray) -> tuple[dict[str, float], dict[str, Any]]:

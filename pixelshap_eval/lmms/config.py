@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 from pixelshap_eval.masking import Masker
+from pixelshap_eval.shapley import ESTIMATORS
 
 ENV_VAR = "PIXELSHAP_CONFIG"
 
@@ -33,6 +35,7 @@ class AttributionConfig:
     dataset: str = "coco"  # built set name under $PIXELSHAP_DATA_DIR
     players: str = "objects"  # objects | grid | sam
     max_players: int = 16  # objects: keep the largest ones beyond this
+    max_image_side: int = 2048  # downscale larger images once, before masking; 0: never
     grid_rows: int = 12
     grid_cols: int = 12
     grid_pad_to_square: bool = True
@@ -56,10 +59,17 @@ class AttributionConfig:
         _check_choice("players", self.players, PLAYER_SOURCES)
         _check_choice("value", self.value, VALUE_FUNCTIONS)
         _check_choice("reference", self.reference, REFERENCES)
+        if self.max_image_side < 0:
+            raise ValueError(f"pixelshap option max_image_side must be >= 0 (0 keeps images as they are), got {self.max_image_side}")
         if self.max_players < 1:
             raise ValueError(f"pixelshap option max_players must be >= 1, got {self.max_players}")
         if self.value == "similarity" and self.reference == "gold":
             raise ValueError("pixelshap option reference=gold needs value=logprob (similarity compares to the full-image answer)")
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"pixelshap option estimator={self.estimator!r} is not one of {sorted(ESTIMATORS)}")
+        for name in ("grid_rows", "grid_cols"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"pixelshap option {name} must be >= 1, got {getattr(self, name)}")
         budget_for(self.budget, 4)  # validates the formula early
         _ = self.masker  # building it validates the masking settings early
 
@@ -88,21 +98,51 @@ def budget_for(budget: int | str, n_players: int) -> int | None:
     return factor * n_players + int(match.group(2) or 0)
 
 
-def load_config(task_name: str, block: dict[str, Any] | None, environ: dict[str, str] | None = None) -> AttributionConfig:
-    """The task's YAML block with the `PIXELSHAP_CONFIG` overrides that apply to `task_name`."""
+def load_config(
+    task_name: str, block: dict[str, Any] | None, environ: dict[str, str] | None = None, known_tasks: Collection[str] = ()
+) -> AttributionConfig:
+    """The task's YAML block with the `PIXELSHAP_CONFIG` overrides that apply to `task_name`.
+    Every override is checked, also those scoped to other tasks: a scope must name `task_name`
+    or one of `known_tasks`, and every option name must exist."""
     values = dict(block or {})
-    values.update(overrides_for(task_name, (environ if environ is not None else os.environ).get(ENV_VAR)))
+    values.update(overrides_for(task_name, (environ if environ is not None else os.environ).get(ENV_VAR), known_tasks))
+    _check_names(values, f"for task {task_name}")
     known = {f.name: f for f in dataclasses.fields(AttributionConfig)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError(f"unknown pixelshap option(s) {unknown} for task {task_name}; known options: {sorted(known)}")
     return AttributionConfig(**{k: _coerce(known[k], v) for k, v in values.items()})
 
 
-def overrides_for(task_name: str, spec: str | None) -> dict[str, Any]:
-    """Parse a `PIXELSHAP_CONFIG` value and keep the keys meant for `task_name`."""
+def overrides_for(task_name: str, spec: str | None, known_tasks: Collection[str] = ()) -> dict[str, Any]:
+    """Parse a `PIXELSHAP_CONFIG` value and keep the keys meant for `task_name`; a scope that
+    names no known task (`known_tasks` or `task_name`) or an unknown option is an error."""
     if not spec:
         return {}
+    tasks = {task_name, *known_tasks}
+    selected: dict[str, Any] = {}
+    scoped: dict[str, Any] = {}
+    for key, value in _parse_spec(spec).items():
+        if isinstance(value, dict) or "." in key:
+            scope, options = (key, value) if isinstance(value, dict) else (key.split(".", 1)[0], {key.split(".", 1)[1]: value})
+            if scope not in tasks:
+                raise ValueError(
+                    f"{ENV_VAR} scopes settings to {scope!r}, which is no pixelshap task; known tasks: {sorted(tasks)}"
+                )
+            _check_names(options, f"in {ENV_VAR} scope {scope}")
+            if scope == task_name:
+                scoped.update(options)
+        else:
+            selected[key] = value
+    _check_names(selected, f"in {ENV_VAR}")
+    selected.update(scoped)
+    return selected
+
+
+def scopes_in(spec: str) -> set[str]:
+    """The task names a `PIXELSHAP_CONFIG` value scopes settings to."""
+    return {key if isinstance(value, dict) else key.split(".", 1)[0] for key, value in _parse_spec(spec).items() if isinstance(value, dict) or "." in key}
+
+
+def _parse_spec(spec: str) -> dict[str, Any]:
+    """The key: value mapping of a `PIXELSHAP_CONFIG` value (inline pairs or a YAML file)."""
     spec = spec.strip()
     path = Path(spec)
     if spec.endswith((".yaml", ".yml", ".json")) or path.is_file():
@@ -111,26 +151,21 @@ def overrides_for(task_name: str, spec: str | None) -> dict[str, Any]:
         raw = yaml.safe_load(path.read_text()) or {}
         if not isinstance(raw, dict):
             raise ValueError(f"{ENV_VAR} file {spec} must hold a mapping of option: value")
-    else:
-        raw = {}
-        for item in filter(None, (part.strip() for part in spec.split(","))):
-            if "=" not in item:
-                raise ValueError(f"{ENV_VAR} entry {item!r} is not key=value (e.g. {ENV_VAR}='budget=64,seed=1')")
-            key, value = item.split("=", 1)
-            raw[key.strip()] = yaml.safe_load(value.strip())
-    selected: dict[str, Any] = {}
-    scoped: dict[str, Any] = {}
-    for key, value in raw.items():
-        if isinstance(value, dict) and key == task_name:
-            scoped.update(value)
-        elif "." in key:
-            scope, name = key.split(".", 1)
-            if scope == task_name:
-                scoped[name] = value
-        elif not isinstance(value, dict):
-            selected[key] = value
-    selected.update(scoped)
-    return selected
+        return {str(key): value for key, value in raw.items()}
+    raw = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        if "=" not in item:
+            raise ValueError(f"{ENV_VAR} entry {item!r} is not key=value (e.g. {ENV_VAR}='budget=64,seed=1')")
+        key, value = item.split("=", 1)
+        raw[key.strip()] = yaml.safe_load(value.strip())
+    return raw
+
+
+def _check_names(values: dict[str, Any], where: str) -> None:
+    known = sorted(f.name for f in dataclasses.fields(AttributionConfig))
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown pixelshap option(s) {unknown} {where}; known options: {known}")
 
 
 def _coerce(spec: dataclasses.Field, value: Any) -> Any:

@@ -13,6 +13,7 @@ from pixelshap_eval.data.schema import decode_mask, object_regions
 from pixelshap_eval.grid import GridFrame
 from pixelshap_eval.images import to_rgb
 from pixelshap_eval.lmms.config import AttributionConfig
+from pixelshap_eval.lmms.scaling import model_size, scale_region
 from pixelshap_eval.players import Region, grid_regions, regions_from_sam
 
 
@@ -51,18 +52,22 @@ def doc_to_visual(doc: dict[str, Any]) -> list[Image.Image]:
 
 
 def doc_players(doc: dict[str, Any], config: AttributionConfig, image: Image.Image | None = None) -> DocPlayers:
-    """Build the players of `doc` as `config` says (objects, grid cells or SAM segments)."""
-    width, height = int(doc["width"]), int(doc["height"])
+    """Build the players of `doc` as `config` says (objects, grid cells or SAM segments), on
+    the image the model sees (`scaling.model_size`: at most `max_image_side` pixels a side;
+    `image`, for SAM, is that image)."""
+    size = model_size(int(doc["width"]), int(doc["height"]), config.max_image_side)
+    target_region = _target_region(doc)
+    target_region = scale_region(target_region, size) if target_region is not None else None
     if config.players == "grid":
-        frame = GridFrame(width, height, config.grid_rows, config.grid_cols, config.grid_pad_to_square)
-        regions = grid_regions((width, height), frame.rows, frame.cols, pad_to_square=frame.pad_to_square)
-        return DocPlayers(regions=regions, target_index=None, target_region=_target_region(doc), frame=frame)
+        frame = GridFrame(size[0], size[1], config.grid_rows, config.grid_cols, config.grid_pad_to_square)
+        regions = grid_regions(size, frame.rows, frame.cols, pad_to_square=frame.pad_to_square)
+        return DocPlayers(regions=regions, target_index=None, target_region=target_region, frame=frame)
     if config.players == "sam":
         if image is None:
             raise ValueError("SAM players need the document's image")
         regions = regions_from_sam(image, checkpoint=config.sam_checkpoint, model_type=config.sam_model_type)
-        return DocPlayers(regions=regions, target_index=None, target_region=_target_region(doc))
-    regions = object_regions(doc)
+        return DocPlayers(regions=regions, target_index=None, target_region=target_region)
+    regions = [scale_region(region, size) for region in object_regions(doc)]
     target = doc.get("target_index")
     keep = np.arange(len(regions))
     if len(regions) > config.max_players:
@@ -72,7 +77,7 @@ def doc_players(doc: dict[str, Any], config: AttributionConfig, image: Image.Ima
     target_index = None
     if target is not None and int(target) in keep:
         target_index = int(np.flatnonzero(keep == int(target))[0])
-    return DocPlayers(regions=kept, target_index=target_index, target_region=_target_region(doc))
+    return DocPlayers(regions=kept, target_index=target_index, target_region=target_region)
 
 
 def _target_region(doc: dict[str, Any]) -> Region | None:

@@ -3,6 +3,7 @@ attribution (keys are stable: the report and the faithfulness task read them) an
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -13,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from pixelshap_eval.lmms.documents import DocPlayers
+from pixelshap_eval.lmms.scoring import tied_scores
 from pixelshap_eval.metrics import ranking
 from pixelshap_eval.report.heatmap import save_overlay
 from pixelshap_eval.shapley import Attribution
@@ -30,8 +32,8 @@ def attribution_record(players: DocPlayers, attribution: Attribution, values: np
     return {
         "players": [{"label": r.label, "box": list(r.box), "id": r.id} for r in players.regions],
         "values": attribution.scores.tolist(),
-        "std_errors": attribution.std_errors.tolist(),
-        "ranking": ranking(attribution.scores).tolist(),
+        "std_errors": finite_or_null(attribution.std_errors),
+        "ranking": ranking(tied_scores(attribution)).tolist(),
         "target_index": players.target_index,
         "target_label": target.label if target is not None else None,
         "target_box": list(target.box) if target is not None else None,
@@ -44,6 +46,12 @@ def attribution_record(players: DocPlayers, attribution: Attribution, values: np
         "estimator": attribution.estimator,
         "value_function": value_function,
     }
+
+
+def finite_or_null(array: np.ndarray) -> list[float | None]:
+    """The numbers of `array`, with None (JSON null) where one is not finite: an estimator
+    without a standard error at its budget gives nan, and NaN is not valid strict JSON."""
+    return [float(x) if math.isfinite(x) else None for x in np.asarray(array, dtype=float).tolist()]
 
 
 def write_heatmap(output_path: str | Path, task_name: str, key: str, image: Image.Image, players: DocPlayers, attribution: Attribution) -> str:

@@ -18,10 +18,12 @@ entry point into a warning, and the run would then fail later with "task not fou
 from __future__ import annotations
 
 import os
-from importlib import metadata, resources
+from importlib import metadata
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
+
+from pixelshap_eval.lmms import shipped_tasks
 
 # the lmms-eval releases whose TaskManager internals the hooks below were tested against
 SUPPORTED_LMMS_EVAL = SpecifierSet("==0.7.3")
@@ -36,7 +38,7 @@ MODEL_CLASSES = {
 
 def tasks_dir() -> str:
     """The folder holding the plugin's task YAMLs (inside the installed package)."""
-    return str(resources.files("pixelshap_eval.tasks"))
+    return str(shipped_tasks.tasks_dir())
 
 
 class UnsupportedLmmsEval(SystemExit):
@@ -64,8 +66,22 @@ def register() -> list:
     check_lmms_eval_version()
     from lmms_eval.models.registry_v2 import ModelManifest  # imported here: lmms_eval.models runs this
 
+    check_settings()
     install_task_hooks()
     return [ModelManifest(model_id=name, simple_class_path=path) for name, path in MODEL_CLASSES.items()]
+
+
+class BadSettings(SystemExit):
+    """`PIXELSHAP_CONFIG` holds a setting no pixelshap task can run with."""
+
+
+def check_settings() -> None:
+    """Every shipped task's settings under `PIXELSHAP_CONFIG`, checked before any model loads;
+    `BadSettings` (one line saying what is wrong) otherwise."""
+    try:
+        shipped_tasks.check_environment(dict(os.environ))
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        raise BadSettings(f"pixelshap-eval: {error}") from error
 
 
 def install_task_hooks() -> None:

@@ -21,6 +21,7 @@ from pixelshap_eval import metrics
 from pixelshap_eval.data.schema import HUMAN_GRID
 from pixelshap_eval.grid import GridFrame
 from pixelshap_eval.lmms.documents import DocPlayers
+from pixelshap_eval.metrics.scores import merge_ties, tie_tolerance
 from pixelshap_eval.shapley import Attribution, Coalitions
 
 RowOf = Callable[[np.ndarray], int | None]
@@ -28,7 +29,7 @@ RowOf = Callable[[np.ndarray], int | None]
 
 def object_metrics(players: DocPlayers, attribution: Attribution, plan: Coalitions, values: np.ndarray) -> dict[str, float]:
     """Localisation and faithfulness of an attribution over object players."""
-    scores = attribution.scores
+    scores = tied_scores(attribution)
     found: dict[str, float] = {}
     if players.target_index is not None:
         for k in (1, 2, 3):
@@ -53,7 +54,7 @@ def grid_metrics(
     human_frame = GridFrame(frame.width, frame.height, HUMAN_GRID, HUMAN_GRID, pad_to_square=True)
     found: dict[str, float] = {}
     if frame == human_frame:
-        found.update(metrics.human_patch_scores(attribution.scores, list(doc["human_patches"]), k=3))
+        found.update(metrics.human_patch_scores(tied_scores(attribution), list(doc["human_patches"]), k=3))
     on_image = frame.to_image(attribution.scores.reshape(frame.rows, frame.cols))
     human_on_image = human_frame.to_image(np.asarray(doc["human_map"], dtype=float))
     agreement = metrics.map_plausibility(on_image, human_on_image)
@@ -67,10 +68,17 @@ def plan_metrics(attribution: Attribution, plan: Coalitions, values: np.ndarray)
     (leave-one-out rows) and the deletion/insertion curves where the plan covers them."""
     found: dict[str, float] = {}
     n = plan.n_players
+    scores = tied_scores(attribution)
     if plan.has_leave_one_out:
-        found["similarity_drop"] = metrics.similarity_drop(float(values[1]), values[2 : n + 2], attribution.scores)
-    found.update(curve_metrics(metrics.ranking(attribution.scores), plan.index_of, values))
+        found["similarity_drop"] = metrics.similarity_drop(float(values[1]), values[2 : n + 2], scores)
+    found.update(curve_metrics(metrics.ranking(scores), plan.index_of, values))
     return found
+
+
+def tied_scores(attribution: Attribution) -> np.ndarray:
+    """The attribution's scores with ties judged at its own scale and standard errors, so that
+    estimator noise on players of equal worth does not decide their order."""
+    return merge_ties(attribution.scores, tie_tolerance(attribution.scores, attribution.std_errors))
 
 
 def curve_metrics(order: np.ndarray, row_of: RowOf, values: np.ndarray) -> dict[str, float]:

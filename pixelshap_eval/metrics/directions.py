@@ -21,4 +21,8 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "ndcg_at_3": True,
     "map_spearman": True,
     "map_auc": True,
+    # document counts (summed, not averaged: lmms.counts)
+    "documents_scored": True,
+    "documents_skipped": False,
+    "documents_failed": False,
 }

@@ -3,7 +3,13 @@
 Scores are a 1-D array, one per player, higher = more important (an attribution's estimates
 or a baseline's scores). Tie convention: wherever a metric depends on the order of tied
 players, it returns its EXPECTATION over a uniformly random tie-breaking, so an all-equal
-attribution scores at chance level and never better than one that commits to an answer."""
+attribution scores at chance level and never better than one that commits to an answer.
+
+Ties are judged with a tolerance, not by exact equality: estimators leave float noise (~1e-9)
+on players whose true score is equal, and noise must not decide a tie. Scores closer than
+`tie_tolerance` (RELATIVE_TIE of the largest |score|, plus SE_TIE_FRACTION of the largest
+standard error where the caller has them) are one tie group (`merge_ties`); `as_scores`
+applies the scale part, so every metric judges ties alike."""
 
 from __future__ import annotations
 
@@ -11,9 +17,38 @@ from collections.abc import Sequence
 
 import numpy as np
 
+RELATIVE_TIE = 1e-6  # scores closer than this fraction of the largest |score| are tied
+SE_TIE_FRACTION = 1e-3  # ... or closer than this fraction of the largest standard error
+
+
+def tie_tolerance(scores: np.ndarray, std_errors: Sequence[float] | np.ndarray | None = None) -> float:
+    """How close two scores must be to count as tied: tied to the scores' scale and, where
+    given, to their standard errors (non-finite ones are ignored)."""
+    tolerance = RELATIVE_TIE * float(np.max(np.abs(scores))) if scores.size else 0.0
+    if std_errors is not None:
+        errors = np.asarray(std_errors, dtype=float)
+        errors = errors[np.isfinite(errors)]
+        if errors.size:
+            tolerance += SE_TIE_FRACTION * float(errors.max())
+    return tolerance
+
+
+def merge_ties(scores: np.ndarray, tolerance: float) -> np.ndarray:
+    """`scores` with each run of scores that are within `tolerance` of their neighbours (in
+    sorted order) set to the run's lowest score, so that exact comparisons see them as tied."""
+    if tolerance <= 0 or scores.size < 2:
+        return scores
+    order = np.argsort(scores, kind="stable")
+    ascending = scores[order]
+    starts = np.concatenate([[True], np.diff(ascending) > tolerance])
+    merged = np.empty_like(scores)
+    merged[order] = ascending[np.flatnonzero(starts)][np.cumsum(starts) - 1]
+    return merged
+
 
 def as_scores(scores: Sequence[float] | np.ndarray, name: str = "scores") -> np.ndarray:
-    """`scores` as a finite 1-D float array with at least one player."""
+    """`scores` as a finite 1-D float array with at least one player, scores within
+    `tie_tolerance` of each other merged into ties."""
     array = np.asarray(scores, dtype=float)
     if array.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array (one score per player), got shape {array.shape}")
@@ -21,7 +56,7 @@ def as_scores(scores: Sequence[float] | np.ndarray, name: str = "scores") -> np.
         raise ValueError(f"{name} is empty: an attribution needs at least one player")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or infinite scores; fix or drop them before scoring")
-    return array
+    return merge_ties(array, tie_tolerance(array))
 
 
 def as_targets(target: int | Sequence[int] | np.ndarray, n_players: int) -> np.ndarray:

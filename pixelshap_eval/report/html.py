@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -101,7 +102,7 @@ def _metrics_table(runs: list[RunOutput], tasks: list[str]) -> str:
 def _format(metric: Metric | None) -> str:
     if metric is None:
         return "–"
-    stderr = f' <span class="se">± {metric.stderr:.3f}</span>' if metric.stderr is not None else ""
+    stderr = f' <span class="se">± {metric.stderr:.3f}</span>' if metric.stderr is not None and math.isfinite(metric.stderr) else ""
     return f"{metric.value:.3f}{stderr}"
 
 
@@ -135,9 +136,13 @@ def _caption(run: RunOutput, record: dict) -> str:
     elif record.get("ranking"):
         top = record["ranking"][0]
         label = record["players"][top]["label"] if record.get("players") else str(top)
-        error = record.get("std_errors", [None] * (top + 1))[top]
-        spread = f" ± {error:.3f}" if isinstance(error, (int, float)) else ""
+        errors = record.get("std_errors") or []
+        error = errors[top] if top < len(errors) else None
+        finite = isinstance(error, (int, float)) and math.isfinite(error)
+        spread = f" ± {error:.3f}" if finite else ""
         lines.append(f"top: {html.escape(label)} ({record['values'][top]:.3f}{spread})")
+        if not finite:
+            lines.append("no standard error at this budget")
         lines.append(f"{record.get('n_calls')} model calls, {html.escape(str(record.get('estimator')))}")
     return "<br>".join(lines)
 

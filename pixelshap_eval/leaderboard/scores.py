@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pixelshap_eval.lmms.counts import COUNT_METRICS
 from pixelshap_eval.lmms.provenance import PROVENANCE_KEY
 from pixelshap_eval.run_files import choose_results, stamp_of
 
@@ -120,7 +121,8 @@ def load_run_scores(root: str | Path) -> list[TaskScores]:
         samples = latest.parent / f"{stamp}_samples_{task}.jsonl"
         if not samples.is_file():
             raise FileNotFoundError(f"{samples} is missing: run lmms-eval with --log_samples so per-document scores are kept")
-        directions = {k: bool(v) for k, v in data.get("higher_is_better", {}).get(task, {}).items()}
+        # the document counts are bookkeeping summed over documents, not per-document scores to rank
+        directions = {k: bool(v) for k, v in data.get("higher_is_better", {}).get(task, {}).items() if k not in COUNT_METRICS}
         documents, evidence = _documents(samples, directions)
         provenance = metadata.get(PROVENANCE_KEY) or {}
         tasks.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +58,37 @@ def test_a_failed_run_exits_1_with_one_line(tmp_path):
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("lmms_eval: the run failed, no results were written for it: model folder")
     assert not list((tmp_path / "out").glob("*/*_results.json"))
+
+
+def test_an_unwritable_output_path_stops_before_any_model_loads(tmp_path):
+    from pixelshap_eval.lmms.checked_cli import output_path_of
+
+    assert output_path_of(["--tasks", "x", "--output_path", "runs/a"]) == Path("runs/a")
+    assert output_path_of(["--output_path=runs/b/out.json"]) == Path("runs/b")
+    assert output_path_of(["--tasks", "x"]) is None
+    (tmp_path / "file").write_text("x")
+    done = subprocess.run([*CHECKED, "--model", "pixelshap_hf", "--tasks", "pixelshap_synth", "--output_path", str(tmp_path / "file" / "runs")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip() == f"lmms_eval: --out {tmp_path / 'file' / 'runs'} lies below the file {tmp_path / 'file'}; choose a folder path"
+
+
+def test_a_bad_embedder_path_is_refused_when_the_task_loads(tmp_path):
+    from pixelshap_eval.lmms.config import load_config
+
+    with pytest.raises(ValueError, match=r"embedder=.*model folder .* does not exist"):
+        load_config("pixelshap_coco", {"embedder": str(tmp_path / "no-embedder")}, {})
+
+
+def test_pixelshap_eval_commands_print_plugin_errors_in_one_line(tmp_path, monkeypatch, capsys):
+    import functools
+
+    from pixelshap_eval import cli, demo
+    from pixelshap_eval.data.checks import check_output_location
+
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setattr(demo, "run_demo", lambda settings: functools.partial(check_output_location, tmp_path / "file" / "x")())
+    assert cli.main(["demo", "--out", str(tmp_path / "d")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pixelshap-eval demo: --out") and err.endswith("(--debug shows the traceback)") and len(err.splitlines()) == 1
+    with pytest.raises(FileExistsError):
+        cli.main(["--debug", "demo", "--out", str(tmp_path / "d")])

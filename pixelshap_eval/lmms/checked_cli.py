@@ -44,8 +44,30 @@ def _quiet_traceback_module() -> SimpleNamespace:
     return SimpleNamespace(**{**names, "print_exc": print_exc})
 
 
+def output_path_of(argv: list[str]) -> Path | None:
+    """The folder an lmms-eval command line writes to (--output_path, a folder or a .json file)."""
+    for index, arg in enumerate(argv):
+        value = arg.split("=", 1)[1] if arg.startswith("--output_path=") else argv[index + 1] if arg == "--output_path" and index + 1 < len(argv) else None
+        if value:
+            path = Path(value)
+            return path.parent if path.suffix == ".json" else path
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run lmms-eval's CLI with `argv` (default: sys.argv[1:]); 1 when an evaluation failed."""
+    """Run lmms-eval's CLI with `argv` (default: sys.argv[1:]); 1 when an evaluation failed,
+    2 when --output_path cannot be written (checked before any model is loaded)."""
+    from pixelshap_eval.data.checks import check_output_location
+
+    args = sys.argv[1:] if argv is None else argv
+    output = output_path_of(args)
+    if output is not None:
+        try:
+            check_output_location(output)
+        except OSError as error:
+            print(f"lmms_eval: {error}", file=sys.stderr)
+            return 2
+
     import lmms_eval.__main__ as lmms_main
     from lmms_eval.cli.dispatch import main as dispatch
 
@@ -67,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     lmms_main.cli_evaluate_single = recording
     lmms_main.traceback = _quiet_traceback_module()
-    sys.argv = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
+    sys.argv = [sys.argv[0], *args]
     try:
         code = dispatch()
     except SystemExit as error:

@@ -70,6 +70,8 @@ class AttributionConfig:
         for name in ("grid_rows", "grid_cols"):
             if getattr(self, name) < 1:
                 raise ValueError(f"pixelshap option {name} must be >= 1, got {getattr(self, name)}")
+        if self.embedder is not None:
+            _check_embedder(self.embedder)
         budget_for(self.budget, 4)  # validates the formula early
         _ = self.masker  # building it validates the masking settings early
 
@@ -96,6 +98,16 @@ def budget_for(budget: int | str, n_players: int) -> int | None:
         raise ValueError(f"pixelshap option budget={budget!r} is not understood: use an integer, 'auto' or a formula like '2n+2'")
     factor = int(match.group(1) or 1)
     return factor * n_players + int(match.group(2) or 0)
+
+
+def _check_embedder(embedder: str) -> None:
+    """A bad embedder path fails at task load, not after every model call has been made."""
+    from pixelshap_eval.hf_runner import check_model_source
+
+    try:
+        check_model_source(embedder)
+    except FileNotFoundError as error:
+        raise ValueError(f"pixelshap option embedder={embedder!r}: {error}") from None
 
 
 def load_config(

@@ -1,20 +1,8 @@
 """How coalition values become Shapley estimates: one estimator per module, one registry.
 
-Every estimator is split in two pure steps, because lmms-eval builds every request of a task
-before the model runs:
-
-Add an estimator as one module here (its plan, solve and typed `Design`) and one entry in
-`ESTIMATORS`.
-
-- `plan(n_players, budget, rng) -> Coalitions`: the coalitions to ask about, fixed up front
-  (a pure function of n, budget and seed);
-- `solve(coalitions, values) -> Attribution`: whatever values came back -> estimates.
-
-Conventions shared by every plan: row 0 is the empty coalition, row 1 the full one, rows
-2..n+1 the leave-one-out coalitions whenever the budget is at least n+2 (so a "similarity drop"
-never costs extra calls), and rows are unique (a row is a model call; an estimator that draws
-the same coalition twice keeps the multiplicity in `Coalitions.design`, not in the rows).
-The budget counts rows, empty and full included.
+Every estimator is a seeded `plan` and a pure `solve`; the conventions every plan shares (row
+order, leave-one-out rows, what the budget counts) are written once, in `shapley.base`. Add an
+estimator as one module here (its plan, solve and typed `Design`) and one entry in `ESTIMATORS`.
 
 Estimators (`ESTIMATORS`, `get_estimator`):
 

@@ -9,8 +9,11 @@ Strategies say which pixels a hidden player takes with it:
 - ``bboa``: PixelSHAP's "Bounding Box with Overlap Avoidance": its box grown by `box_margin`,
   except the pixels of the precise masks of the players that stay visible.
 
-Fills say what goes there: ``black``, ``gray`` (128, 128, 128), ``mean`` (the image's mean
-colour) or ``blur`` (the same pixels of a Gaussian blur of the image, `blur_radius`).
+Fills say what goes there: ``black``, ``gray`` (128, 128, 128), ``pad`` (CLIP's normalisation
+mean as LLaVA writes it, (122, 116, 104): the colour LLaVA pads to a square with, and 0 in the
+model's normalised pixels, so a hidden patch looks as the Patchwise reference removes it),
+``mean`` (the image's mean colour) or ``blur`` (the same pixels of a Gaussian blur of the image,
+`blur_radius`).
 
 A `Masker` holds these settings; `mask_image` and `hidden_pixels` build one for a single call.
 """
@@ -28,9 +31,11 @@ from pixelshap_eval.images import to_rgb
 from pixelshap_eval.players import Region, box_pixel_bounds
 
 STRATEGIES = ("precise", "bbox", "bboa")
-FILLS = ("black", "gray", "mean", "blur")
+FILLS = ("black", "gray", "pad", "mean", "blur")
 
-_CONSTANT_FILLS: dict[str, tuple[int, int, int]] = {"black": (0, 0, 0), "gray": (128, 128, 128)}
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # the image_mean of CLIP's (and LLaVA-1.5's) processor
+PAD_COLOR = (122, 116, 104)  # LLaVA's expand2square colour: tuple(int(255 * m) for m in CLIP_MEAN)
+_CONSTANT_FILLS: dict[str, tuple[int, int, int]] = {"black": (0, 0, 0), "gray": (128, 128, 128), "pad": PAD_COLOR}
 
 
 @dataclass(frozen=True)

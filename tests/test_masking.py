@@ -106,7 +106,7 @@ def test_dilation_clips_at_the_border():
 
 @pytest.mark.parametrize(
     "fill, colour",
-    [("black", (0, 0, 0)), ("gray", (128, 128, 128)), ("mean", (80, 85, 200))],  # mean: (10+20*3.5, 10+30*2.5, 200)
+    [("black", (0, 0, 0)), ("gray", (128, 128, 128)), ("pad", (122, 116, 104)), ("mean", (80, 85, 200))],  # mean: (10+20*3.5, 10+30*2.5, 200)
 )
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_constant_fills_replace_exactly_the_hidden_pixels(photo, fill, colour, strategy):
@@ -213,7 +213,7 @@ def test_every_mode_gives_an_rgb_mask_of_the_same_size(mode, photo):
 def test_bad_arguments_get_clear_errors(photo):
     with pytest.raises(ValueError, match=r"'precise', 'bbox', 'bboa'"):
         mask_image(photo, REGIONS, [True, False], strategy="box")
-    with pytest.raises(ValueError, match=r"'black', 'gray', 'mean', 'blur'"):
+    with pytest.raises(ValueError, match=r"'black', 'gray', 'pad', 'mean', 'blur'"):
         mask_image(photo, REGIONS, [True, False], fill="white")
     with pytest.raises(ValueError, match="2 booleans"):
         mask_image(photo, REGIONS, [True])
@@ -331,3 +331,15 @@ def test_bboa_on_a_real_coco_photo_keeps_visible_objects(shared_data):
         gone = np.any([r.mask for r, keep in zip(regions, coalition) if not keep], axis=0) & ~visible
         assert np.array_equal(out[visible], original[visible])
         assert gone.any() and (out[gone] == 0).all()
+
+
+def test_pad_fill_is_what_a_clip_processor_normalises_to_zero():
+    from transformers import CLIPImageProcessor
+
+    from pixelshap_eval.masking import CLIP_MEAN, PAD_COLOR
+
+    processor = CLIPImageProcessor(do_resize=False, do_center_crop=False)
+    assert tuple(processor.image_mean) == pytest.approx(CLIP_MEAN)
+    pixels = processor(Image.new("RGB", (8, 8), PAD_COLOR), return_tensors="np")["pixel_values"]
+    # int() truncation leaves each channel under one grey level from the mean
+    assert np.abs(pixels).max() < 1 / 255 / min(processor.image_std)

@@ -20,6 +20,7 @@ import yaml
 
 from pixelshap_eval.masking import Masker
 from pixelshap_eval.shapley import ESTIMATORS
+from pixelshap_eval.shapley.surrogate import READOUTS
 
 ENV_VAR = "PIXELSHAP_CONFIG"
 
@@ -42,11 +43,12 @@ class AttributionConfig:
     sam_checkpoint: str | None = None
     sam_model_type: str = "vit_b"
     strategy: str = "bboa"  # precise | bbox | bboa
-    fill: str = "black"  # black | gray | mean | blur
+    fill: str = "black"  # black | gray | pad | mean | blur
     dilation: int = 0  # precise: grow each hidden mask by this many pixels
     box_margin: int = 2  # bbox, bboa: grow each hidden box by this many pixels
     blur_radius: float = 10.0  # blur: Gaussian radius of the fill
     estimator: str = "kernel"
+    readout: str = "banzhaf"  # estimator surrogate: banzhaf (as published) | shapley
     budget: int | str = "auto"  # an int, "auto", or a formula in n such as "2n+2"
     value: str = "similarity"  # similarity | logprob
     reference: str = "model"  # model: the full-image answer; gold: the dataset's answer
@@ -67,6 +69,12 @@ class AttributionConfig:
             raise ValueError("pixelshap option reference=gold needs value=logprob (similarity compares to the full-image answer)")
         if self.estimator not in ESTIMATORS:
             raise ValueError(f"pixelshap option estimator={self.estimator!r} is not one of {sorted(ESTIMATORS)}")
+        _check_choice("readout", self.readout, READOUTS)
+        if self.readout != "banzhaf" and self.estimator != "surrogate":
+            raise ValueError(
+                f"pixelshap option readout={self.readout!r} reads out the surrogate estimator; set estimator=surrogate "
+                f"or drop readout (estimator {self.estimator!r} has no readout)"
+            )
         for name in ("grid_rows", "grid_cols"):
             if getattr(self, name) < 1:
                 raise ValueError(f"pixelshap option {name} must be >= 1, got {getattr(self, name)}")
@@ -79,6 +87,11 @@ class AttributionConfig:
     def masker(self) -> Masker:
         """The masking settings as the one object `explain()` takes too."""
         return Masker(self.strategy, self.fill, self.dilation, self.box_margin, self.blur_radius)
+
+    @property
+    def estimator_options(self) -> dict[str, Any]:
+        """The keyword arguments the task's estimator is built with."""
+        return {"readout": self.readout} if self.estimator == "surrogate" else {}
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -45,6 +45,7 @@ def attribution_record(players: DocPlayers, attribution: Attribution, values: np
         "n_calls": attribution.n_calls,
         "estimator": attribution.estimator,
         "value_function": value_function,
+        **{name: (value if math.isfinite(value) else None) for name, value in attribution.diagnostics.items()},
     }
 
 

@@ -22,7 +22,7 @@ class AttributionTask(CoalitionTask):
 
     @cached_property
     def estimator(self) -> Estimator:
-        return get_estimator(self.settings.estimator)
+        return get_estimator(self.settings.estimator, **self.settings.estimator_options)
 
     def make_plan(self, key: str, n_players: int) -> Coalitions:
         """The estimator's plan, seeded by the task seed and the document's key."""

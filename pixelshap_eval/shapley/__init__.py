@@ -14,6 +14,7 @@ Estimators (`ESTIMATORS`, `get_estimator`):
 | `loo` | leave-one-out v(N) - v(N minus i); first order, not Shapley | n+2 |
 | `banzhaf` | Banzhaf, not Shapley (maximum-sample-reuse Monte Carlo) | any budget >= n+2 |
 | `pixelshap` | PixelSHAP's published score (Banzhaf-type, normalised to sum 1) | any budget >= n+2 |
+| `surrogate` | Patchwise: a neural surrogate of v read out as Banzhaf (published) or Shapley | any budget >= n+2 |
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ from pixelshap_eval.shapley.kernel import KernelDesign, KernelShap
 from pixelshap_eval.shapley.loo import LeaveOneOut
 from pixelshap_eval.shapley.permutation import PermutationDesign, PermutationShapley
 from pixelshap_eval.shapley.pixelshap import PixelShapPublished
+from pixelshap_eval.shapley.surrogate import SurrogateDesign, SurrogateShapley
 from pixelshap_eval.shapley.tables import banzhaf_from_table, coalition_codes, shapley_from_table
 
 ESTIMATORS: dict[str, type[Estimator]] = {
-    cls.name: cls for cls in (ExactShapley, KernelShap, PermutationShapley, LeaveOneOut, MonteCarloBanzhaf, PixelShapPublished)
+    cls.name: cls for cls in (ExactShapley, KernelShap, PermutationShapley, LeaveOneOut, MonteCarloBanzhaf, PixelShapPublished, SurrogateShapley)
 }
 
 
@@ -67,6 +69,8 @@ __all__ = [
     "PermutationShapley",
     "PixelShapPublished",
     "Seed",
+    "SurrogateDesign",
+    "SurrogateShapley",
     "banzhaf_from_table",
     "coalition_codes",
     "get_estimator",

@@ -17,7 +17,7 @@ The budget counts rows, empty and full included.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, TypeVar
 
 import numpy as np
@@ -91,6 +91,7 @@ class Attribution:
     estimator: str
     value_empty: float
     value_full: float
+    diagnostics: dict[str, float] = field(default_factory=dict)  # estimator-specific, e.g. surrogate_r2
 
 
 class Estimator(ABC):
@@ -144,7 +145,9 @@ class Estimator(ABC):
             )
         return check_values(coalitions, values)
 
-    def _attribution(self, coalitions: Coalitions, values: np.ndarray, phi: np.ndarray, se: np.ndarray) -> Attribution:
+    def _attribution(
+        self, coalitions: Coalitions, values: np.ndarray, phi: np.ndarray, se: np.ndarray, diagnostics: dict[str, float] | None = None
+    ) -> Attribution:
         return Attribution(
             scores=np.asarray(phi, dtype=float),
             std_errors=np.asarray(se, dtype=float),
@@ -152,6 +155,7 @@ class Estimator(ABC):
             estimator=self.name,
             value_empty=float(values[0]),
             value_full=float(values[1]),
+            diagnostics=dict(diagnostics or {}),
         )
 
 

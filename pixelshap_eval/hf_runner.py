@@ -130,9 +130,15 @@ class HFRunner:
         return answers
 
     def score(
-        self, images: Sequence[Image.Image], questions: Sequence[str], continuations: Sequence[str]
+        self,
+        images: Sequence[Image.Image],
+        questions: Sequence[str],
+        continuations: Sequence[str],
+        include_eos: bool = False,
     ) -> list[ContinuationScore]:
-        """Teacher-forced log-probabilities of each continuation given its image and question."""
+        """Teacher-forced log-probabilities of each continuation given its image and question;
+        with `include_eos`, of the continuation followed by the tokenizer's end token (the
+        probability that the answer also stops there)."""
         _check_lengths(images, questions, continuations)
         scores: list[ContinuationScore] = []
         for start in range(0, len(images), self.batch_size):
@@ -142,6 +148,7 @@ class HFRunner:
                     [to_rgb(im) for im in images[start:stop]],
                     [self.prompt(q) for q in questions[start:stop]],
                     list(continuations[start:stop]),
+                    include_eos,
                 )
             )
         return scores
@@ -164,12 +171,18 @@ class HFRunner:
             moved[key] = value
         return moved
 
-    def _score_batch(self, images: list[Image.Image], prompts: list[str], continuations: list[str]) -> list[ContinuationScore]:
+    def _score_batch(
+        self, images: list[Image.Image], prompts: list[str], continuations: list[str], include_eos: bool = False
+    ) -> list[ContinuationScore]:
         inputs = self._encode(prompts, images)
         ids, mask = inputs.pop("input_ids"), inputs.pop("attention_mask")
         targets = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in continuations]
         if any(len(t) == 0 for t in targets):
             raise ValueError("every continuation must contain at least one token; got an empty continuation")
+        if include_eos:
+            if self.tokenizer.eos_token_id is None:
+                raise ValueError("include_eos needs a tokenizer with an end token (eos_token_id is None)")
+            targets = [t + [int(self.tokenizer.eos_token_id)] for t in targets]
         per_token_keys = [k for k, v in inputs.items() if torch.is_tensor(v) and v.shape == ids.shape]
         rows = [ids[i][mask[i].bool()].tolist() + targets[i] for i in range(len(prompts))]
         width = max(len(r) for r in rows)

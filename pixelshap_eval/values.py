@@ -1,6 +1,6 @@
 """Coalition values: how one model response on a masked image becomes the number v(S).
 
-Two value functions:
+Three value functions:
 
 - answer similarity (PixelSHAP): cosine similarity of a sentence embedding of the answer on
   the masked image to that of the answer on the full image (`TextEmbedder`,
@@ -8,9 +8,11 @@ Two value functions:
 - answer log-probability (teacher-forced): the summed log-probability of the reference answer's
   tokens, optionally only of its visually relevant ones (`answer_logprob`,
   `visually_relevant_tokens`, as in iGOS++ for LVLMs), read from lmms-eval's loglikelihood
-  results with `parse_loglikelihood`.
+  results with `parse_loglikelihood`;
+- answer geometric-mean probability (Patchwise): exp of the mean log-probability of the
+  answer's tokens and its end token (`answer_geomean_prob`).
 
-`similarity_ask` and `logprob_ask` bind either one to a model (e.g. `HFRunner`), an image
+`similarity_ask`, `logprob_ask` and `geomean_ask` bind one to a model (e.g. `HFRunner`), an image
 and a question, giving the batched `ask(images) -> values` that `explain()` takes.
 """
 
@@ -162,6 +164,13 @@ def answer_logprob(
     return float(logprobs[keep].sum())
 
 
+def answer_geomean_prob(token_logprobs: Sequence[float] | np.ndarray) -> float:
+    """The Patchwise value: exp(-mean token cross-entropy), the geometric mean of the answer's
+    token probabilities. Pass the log-probabilities of the answer's tokens AND its end token
+    (`HFRunner.score(..., include_eos=True)`), as the reference does."""
+    return float(np.exp(_as_logprobs(token_logprobs, "token_logprobs").mean()))
+
+
 def visually_relevant_tokens(
     logp_image: Sequence[float] | np.ndarray, logp_baseline: Sequence[float] | np.ndarray, threshold: float = 1.0
 ) -> np.ndarray:
@@ -223,7 +232,9 @@ class AnswerModel(Protocol):
 
     def generate(self, images: Sequence[Any], questions: Sequence[str]) -> list[str]: ...
 
-    def score(self, images: Sequence[Any], questions: Sequence[str], continuations: Sequence[str]) -> list[Any]: ...
+    def score(
+        self, images: Sequence[Any], questions: Sequence[str], continuations: Sequence[str], include_eos: bool = False
+    ) -> list[Any]: ...
 
 
 def similarity_ask(model: AnswerModel, image: Any, question: str, embedder: Embedder | None = None) -> Ask:
@@ -263,5 +274,19 @@ def logprob_ask(
     def ask(images: Sequence[Any]) -> np.ndarray:
         scores = model.score(list(images), [question] * len(images), [reference] * len(images))
         return np.array([answer_logprob(s.token_logprobs, relevant) for s in scores])
+
+    return ask
+
+
+def geomean_ask(model: AnswerModel, image: Any, question: str, answer: str | None = None) -> Ask:
+    """`ask(images) -> values`: the geometric-mean probability of `answer` (default: the model's
+    own full-image answer) and its end token on each image (`answer_geomean_prob`)."""
+    reference = answer if answer is not None else model.generate([image], [question])[0]
+    if not reference:
+        raise ValueError("the reference answer is empty: pass answer=... (the model said nothing on the full image)")
+
+    def ask(images: Sequence[Any]) -> np.ndarray:
+        scores = model.score(list(images), [question] * len(images), [reference] * len(images), include_eos=True)
+        return np.array([answer_geomean_prob(s.token_logprobs) for s in scores])
 
     return ask

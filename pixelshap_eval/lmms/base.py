@@ -4,7 +4,7 @@ lmms-eval request per coalition, each answered on its own masked image -> one va
 Per document: build the players, plan the coalitions (`make_plan`, a pure function of the
 document's key and player count), emit one request per coalition (`generate_until` for the
 similarity value; a full-image `generate_until` then one `loglikelihood` per coalition for the
-log-probability value), then in `process_results` turn the responses into coalition values
+log-probability and geometric-mean values), then in `process_results` turn the responses into coalition values
 (`responses`) and hand them to `evaluate`. lmms-eval runs request types in the order they
 first appear, so the full-image answer exists before its log-probability is asked for; the
 continuation is a callable read at model time. Siblings differ in their plan and in what they
@@ -35,7 +35,7 @@ from pixelshap_eval.lmms.counts import document_counts
 from pixelshap_eval.lmms.documents import DocPlayers, doc_key, doc_players
 from pixelshap_eval.lmms.provenance import PROVENANCE_KEY, provenance
 from pixelshap_eval.lmms.responses import coalition_values, response_text
-from pixelshap_eval.lmms.routing import VIRTUAL_SPLIT, CoalitionRef, CoalitionRouter, register_router, request_callables
+from pixelshap_eval.lmms.routing import MEAN_WITH_END_TOKEN, VIRTUAL_SPLIT, CoalitionRef, CoalitionRouter, register_router, request_callables
 from pixelshap_eval.lmms.scaling import model_size, scale_image
 from pixelshap_eval.lmms.shipped_tasks import known_task_names
 from pixelshap_eval.shapley import Coalitions
@@ -187,6 +187,12 @@ class CoalitionTask(ConfigurableTask):
     def question(self, ref: CoalitionRef) -> str:
         return self.doc_to_text(self._doc(ref.split, ref.doc_id))
 
+    def continuation(self, ref: CoalitionRef) -> str:
+        """What a loglikelihood request scores: the reference answer, marked for the end token
+        and the per-token mean when the value is the geometric-mean probability."""
+        answer = self.reference_answer(ref)
+        return answer + MEAN_WITH_END_TOKEN if self.settings.value == "geomean_prob" else answer
+
     def reference_answer(self, ref: CoalitionRef) -> str:
         if self.settings.reference == "gold":
             return str(self._doc(ref.split, ref.doc_id)["answer"])
@@ -206,10 +212,12 @@ class CoalitionTask(ConfigurableTask):
         players = self.players(split, doc_id)
         plan = self._plan(key, len(players.regions))
         self._check_routing(key)
+        if self.settings.value == "geomean_prob":
+            self._check_end_token_scoring(key)
         full_answer, values = coalition_values(self.settings, self.config.task, results, len(plan))
         record: dict[str, Any] = {"question_id": key, "question": doc.get("question"), "full_answer": full_answer}
         reference = full_answer
-        if self.settings.value == "logprob":
+        if self.settings.value != "similarity":
             reference = record["scored_answer"] = str(doc["answer"]) if self.settings.reference == "gold" else full_answer
         if not reference.strip() and key not in self._plan_errors:
             # an empty reference answer gives every coalition the same value (similarity: nothing to
@@ -231,6 +239,19 @@ class CoalitionTask(ConfigurableTask):
     @abc.abstractmethod
     def evaluate(self, doc: dict[str, Any], players: DocPlayers, plan: Coalitions, values: np.ndarray) -> tuple[dict[str, float], dict[str, Any]]:
         """(metrics, sample-log details) of one document from its coalition values."""
+
+    def _check_end_token_scoring(self, key: str) -> None:
+        """geomean_prob needs a model that scores the end token and returns the per-token mean
+        (`pixelshap_hf`); any other model scores the marked text and returns a wrong number."""
+        if self.router.render_count() == 0:
+            return  # every response came from a cache
+        unscored = self.router.end_token_unscored(self._virtual_ids.get(key, [])[1:])
+        if unscored:
+            raise RuntimeError(
+                f"{self.config.task}: value=geomean_prob needs --model pixelshap_hf, which scores the answer's end "
+                f"token and returns the per-token mean; this model answered {len(unscored)} log-probability requests "
+                f"of question {key} without doing so. Use --model pixelshap_hf, or value=logprob with this model."
+            )
 
     def _check_routing(self, key: str) -> None:
         if self.router.render_count() == 0:

@@ -25,7 +25,7 @@ from pixelshap_eval.shapley.surrogate import READOUTS
 ENV_VAR = "PIXELSHAP_CONFIG"
 
 PLAYER_SOURCES = ("objects", "grid", "sam")
-VALUE_FUNCTIONS = ("similarity", "logprob")
+VALUE_FUNCTIONS = ("similarity", "logprob", "geomean_prob")
 REFERENCES = ("model", "gold")
 
 
@@ -50,7 +50,7 @@ class AttributionConfig:
     estimator: str = "kernel"
     readout: str = "banzhaf"  # estimator surrogate: banzhaf (as published) | shapley
     budget: int | str = "auto"  # an int, "auto", or a formula in n such as "2n+2"
-    value: str = "similarity"  # similarity | logprob
+    value: str = "similarity"  # similarity | logprob | geomean_prob (pixelshap_hf only)
     reference: str = "model"  # model: the full-image answer; gold: the dataset's answer
     embedder: str | None = None  # sentence-transformers path; None: all-MiniLM-L6-v2
     seed: int = 0
@@ -66,7 +66,9 @@ class AttributionConfig:
         if self.max_players < 1:
             raise ValueError(f"pixelshap option max_players must be >= 1, got {self.max_players}")
         if self.value == "similarity" and self.reference == "gold":
-            raise ValueError("pixelshap option reference=gold needs value=logprob (similarity compares to the full-image answer)")
+            raise ValueError(
+                "pixelshap option reference=gold needs value=logprob or geomean_prob (similarity compares to the full-image answer)"
+            )
         if self.estimator not in ESTIMATORS:
             raise ValueError(f"pixelshap option estimator={self.estimator!r} is not one of {sorted(ESTIMATORS)}")
         _check_choice("readout", self.readout, READOUTS)

@@ -2,7 +2,8 @@
 
 Unlike most bundled wrappers it batches requests that each carry their own image (every
 coalition of an attribution is a different masked image), and it implements `loglikelihood`
-as the summed log-probability of the continuation given the image and the prompt.
+as the summed log-probability of the continuation given the image and the prompt (or, when the
+task asks with `routing.MEAN_WITH_END_TOKEN`, the mean over the continuation and the end token).
 
     lmms-eval --model pixelshap_hf --model_args pretrained=DIR,dtype=bfloat16 --batch_size 32 ...
     lmms-eval --model pixelshap_hf --model_args pretrained=DIR,randomize=full,randomize_seed=0 ...   (randomisation test)
@@ -25,6 +26,7 @@ from tqdm import tqdm
 
 from pixelshap_eval.hf_runner import HFRunner
 from pixelshap_eval.lmms.randomise import randomise_weights
+from pixelshap_eval.lmms.routing import router_for, split_end_token_marker
 
 DEFAULT_MAX_NEW_TOKENS = 32
 
@@ -102,21 +104,34 @@ class PixelShapHF(lmms):
         return answers  # type: ignore[return-value]
 
     def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
-        results: list[tuple[float, bool]] = []
+        """Summed log-probability of each continuation; for one ending in `MEAN_WITH_END_TOKEN`,
+        the mean log-probability of its text's tokens and the end token (noted with the task's
+        router, so that the task knows the request was scored as it asked)."""
+        results: list[tuple[float, bool] | None] = [None] * len(requests)
+        asked = [split_end_token_marker(self._continuation(r)) for r in requests]
         progress = tqdm(total=len(requests), desc="pixelshap_hf loglikelihood", disable=self.rank != 0)
-        for start in range(0, len(requests), self.runner.batch_size):
-            chunk = requests[start : start + self.runner.batch_size]
-            items = [self._image_and_question(r) for r in chunk]
-            continuations = [self._continuation(r) for r in chunk]
-            scored = iter(self.runner.score(
-                [im for (im, _), c in zip(items, continuations) if c],
-                [q for (_, q), c in zip(items, continuations) if c],
-                [c for c in continuations if c],
-            ))
-            results.extend(_score_or_empty(continuation, scored) for continuation in continuations)
-            progress.update(len(chunk))
+        for with_end in (False, True):
+            indices = [i for i, (text, marked) in enumerate(asked) if marked == with_end]
+            for start in range(0, len(indices), self.runner.batch_size):
+                chunk = indices[start : start + self.runner.batch_size]
+                scorable = [i for i in chunk if asked[i][0]]
+                items = [self._image_and_question(requests[i]) for i in scorable]
+                scored = self.runner.score(
+                    [image for image, _ in items], [question for _, question in items], [asked[i][0] for i in scorable],
+                    include_eos=with_end,
+                )
+                for i, score in zip(scorable, scored):
+                    total = float(score.token_logprobs.mean()) if with_end else score.logprob
+                    results[i] = (total, score.is_greedy)
+                for i in chunk:
+                    if results[i] is None:  # an empty continuation: probability 1, nothing to predict
+                        results[i] = (0.0, True)
+                    if with_end:
+                        _, _, _, doc_id, task, _ = requests[i].args
+                        router_for(task).note_end_token_scored(doc_id)
+                progress.update(len(chunk))
         progress.close()
-        return results
+        return results  # type: ignore[return-value]
 
     def generate_until_multi_round(self, requests: list[Instance]) -> list[str]:
         raise NotImplementedError("pixelshap_hf answers single-turn requests only; multi-round tasks need another model")
@@ -137,14 +152,6 @@ class PixelShapHF(lmms):
     def _continuation(self, request: Instance) -> str:
         target = request.args[1]
         return target if isinstance(target, str) else str(target(self._doc(request)))
-
-
-def _score_or_empty(continuation: str, scored) -> tuple[float, bool]:
-    """The next score, or (0, True) for an empty continuation (probability 1: nothing to predict)."""
-    if not continuation:
-        return 0.0, True
-    score = next(scored)
-    return score.logprob, score.is_greedy
 
 
 def _generation_kwargs(gen_kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """From the model's responses to one document's coalition requests to the value v(S) of each
-planned coalition: answer similarity to the full-image answer, or a parsed log-probability.
+planned coalition: answer similarity to the full-image answer, or a parsed log-probability
+(summed, or for geomean_prob the per-token mean, exponentiated).
 
 lmms-eval hands `process_results` the responses of one document in request order (`idx`):
 for the similarity value one answer per plan row (row 1, the full image, is the reference);
@@ -56,7 +57,9 @@ def coalition_values(
         return full_answer, np.asarray(values, dtype=float)
     full_answer, scored = response_text(results[0]), results[1:]
     _check_count(task_name, scored, n_rows)
-    return full_answer, np.array([parse_loglikelihood(r) for r in scored], dtype=float)
+    logprobs = np.array([parse_loglikelihood(r) for r in scored], dtype=float)
+    # geomean_prob: pixelshap_hf returned the mean log-probability per token (end token included)
+    return full_answer, np.exp(logprobs) if settings.value == "geomean_prob" else logprobs
 
 
 def _check_count(task_name: str, results: list[Any], expected: int) -> None:

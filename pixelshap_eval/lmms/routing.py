@@ -23,6 +23,11 @@ from PIL import Image
 
 VIRTUAL_SPLIT = "pixelshap_coalitions"
 COALITION_KEY = "__pixelshap_coalition__"
+# ends a loglikelihood continuation to ask `pixelshap_hf` for the mean log-probability of the
+# text's tokens and the model's end token (value geomean_prob); it makes such requests differ
+# from summed-log-probability ones for every cache, and `pixelshap_hf` notes each one it honours
+# (`CoalitionRouter.note_end_token_scored`) so that another model's answer is caught
+MEAN_WITH_END_TOKEN = "<|pixelshap:mean-with-end-token|>"
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class Renderer(Protocol):
 
     def question(self, ref: CoalitionRef) -> str: ...
 
-    def reference_answer(self, ref: CoalitionRef) -> str: ...
+    def continuation(self, ref: CoalitionRef) -> str: ...
 
 
 class CoalitionRouter:
@@ -54,6 +59,7 @@ class CoalitionRouter:
         self._real_doc = real_doc
         self._refs: list[CoalitionRef] = []
         self._rendered: Counter[int] = Counter()
+        self._end_token_scored: set[int] = set()
         self._lock = threading.Lock()
 
     def add(self, ref: CoalitionRef) -> int:
@@ -91,6 +97,15 @@ class CoalitionRouter:
         """Those of `virtual_ids` whose image the model never asked for."""
         return [v for v in virtual_ids if self._rendered[v] == 0]
 
+    def note_end_token_scored(self, virtual_id: int) -> None:
+        """The model scored this request's `MEAN_WITH_END_TOKEN` continuation as asked."""
+        with self._lock:
+            self._end_token_scored.add(int(virtual_id))
+
+    def end_token_unscored(self, virtual_ids: list[int]) -> list[int]:
+        """Those of `virtual_ids` rendered in this process but not scored as `MEAN_WITH_END_TOKEN` asks."""
+        return [v for v in virtual_ids if self._rendered[v] and v not in self._end_token_scored]
+
 
 _ROUTERS: dict[str, CoalitionRouter] = {}
 
@@ -122,7 +137,14 @@ def coalition_messages(task_name: str, doc: dict[str, Any]) -> list[dict[str, An
 def coalition_continuation(task_name: str, doc: dict[str, Any]) -> str:
     """`doc_to_target` of loglikelihood requests, evaluated at model time: the answer to score."""
     router = router_for(task_name)
-    return router.renderer.reference_answer(router.ref(_virtual_id(doc, task_name)))
+    return router.renderer.continuation(router.ref(_virtual_id(doc, task_name)))
+
+
+def split_end_token_marker(continuation: str) -> tuple[str, bool]:
+    """(the text to score, whether `MEAN_WITH_END_TOKEN` asked for the end token and the mean)."""
+    if continuation.endswith(MEAN_WITH_END_TOKEN):
+        return continuation[: -len(MEAN_WITH_END_TOKEN)], True
+    return continuation, False
 
 
 def request_callables(task_name: str) -> tuple[Callable, Callable, Callable]:

@@ -62,7 +62,7 @@ class KernelShap(SamplingEstimator):
 
     name = "kernel"
 
-    def __init__(self, jackknife_groups: int = 64, shrinkage: float = 0.5) -> None:
+    def __init__(self, jackknife_groups: int = 64, shrinkage: float = 1.0) -> None:
         if jackknife_groups < 2:
             raise ValueError(f"jackknife_groups must be at least 2, got {jackknife_groups}")
         if not 0 <= shrinkage <= 1:
@@ -190,7 +190,9 @@ class KernelShap(SamplingEstimator):
             variance += correction * (k - 1) / k * np.sum(spread**2, axis=0)
         change = phi - phi_enumerated
         spread = float(change @ change)
-        keep = max(0.0, 1.0 - self.shrinkage * float(variance.sum()) / spread) if spread > 0 else 1.0
+        dimensions = n - 1  # phi - phi_enumerated lies in the sum-zero plane
+        factor = self.shrinkage * max(dimensions - 2, 0) / dimensions
+        keep = max(0.0, 1.0 - factor * float(variance.sum()) / spread) if spread > 0 else 1.0
         return self._attribution(coalitions, values, phi_enumerated + keep * change, keep * np.sqrt(variance))
 
 

@@ -352,9 +352,13 @@ def markdown_table(results, sizes: list[int], budgets: list[str], estimators: li
 def summary_table(results, sizes: list[int], budgets: list[str], estimators: list[str]) -> str:
     """Spearman ρ mean ± standard error over every (n, game, seed) of each budget formula, the
     best mean of each row in bold (naming the n when some were below an estimator's minimum)."""
-    header = ["budget"] + [f"{name} ρ" for name in estimators]
+    theirs_names = [name for name in estimators if name.startswith("shapiq:")]
+    paired = "kernel" in estimators and bool(theirs_names)
+    header = ["budget"] + [f"{name} ρ" for name in estimators] + (["kernel − best shapiq (paired)"] if paired else [])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for formula in budgets:
+        pooled = {name: np.array([v for k in sorted(results) if k[1:] == (formula, name) for v in results[k][0]], dtype=float)
+                  for name in estimators}
         texts, means = [], []
         for name in estimators:
             keys = sorted(k for k in results if k[1] == formula and k[2] == name)
@@ -367,8 +371,22 @@ def summary_table(results, sizes: list[int], budgets: list[str], estimators: lis
             texts.append(text)
         best = max(means)
         cells = [formula] + [f"**{text}**" if mean == best and np.isfinite(mean) else text for text, mean in zip(texts, means)]
+        if paired:
+            rival = max(theirs_names, key=lambda name: _mean(pooled[name]) if len(pooled[name]) else -np.inf)
+            cells.append(_paired_difference(pooled["kernel"], pooled[rival]) + f" ({rival[7:]})")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _paired_difference(ours: np.ndarray, theirs: np.ndarray) -> str:
+    """Mean ± standard error of the per-run difference (same games, same seeds, same order)."""
+    if len(ours) != len(theirs) or not len(ours):
+        return "-"
+    difference = ours - theirs
+    difference = difference[np.isfinite(difference)]
+    if len(difference) < 2:
+        return "-"
+    return f"{difference.mean():+.3f} ± {difference.std(ddof=1) / np.sqrt(len(difference)):.3f}"
 
 
 def _cell(cell, name: str, budget: int | None) -> str:

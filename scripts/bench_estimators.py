@@ -19,6 +19,12 @@ player never or always in the drawn coalitions), averaged over the defined runs.
     python scripts/bench_estimators.py --quick        # < 2 minutes on 2 CPU cores
     python scripts/bench_estimators.py                # n = 4..12, about 10 minutes
     python scripts/bench_estimators.py --vlm toy --out bench.md
+    python scripts/bench_estimators.py --sizes 6,8,10,12 --games 3 --seeds 3 --budgets 2n+2,4n,8n,32n \
+        --estimators kernel,permutation,shapiq:all --vlm toy --vlm-sizes 6,8,10,12 --images 3   # ~2 min
+
+`shapiq:<ClassName>` columns are shapiq's approximators (a test dependency) at the same model
+calls; the summary adds the paired difference of `kernel` and the best of them. Every column is
+one `Entry` in `ENTRIES`: a new estimator of pixelshap_eval.shapley is one line, `ours(name)`.
 """
 
 from __future__ import annotations

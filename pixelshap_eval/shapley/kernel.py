@@ -221,7 +221,7 @@ def _allocate(n: int, layers: list[int], draws: int, gen: np.random.Generator) -
         order = np.lexsort((gen.random(len(layers)), -(share - add)))
         add[[i for i in order if open_[i]][:left]] += 1
         counts = np.minimum(counts + add, capacity)
-    return counts.tolist()
+    return [int(count) for count in counts]
 
 
 def _distinct_coalitions(n: int, layer: int, count: int, builder: PlanBuilder, gen: np.random.Generator) -> list[np.ndarray]:

@@ -50,9 +50,9 @@ class KernelShap(SamplingEstimator):
     (minimum-norm solution). The sampled layers' contribution is then shrunk towards the
     estimate from the enumerated layers alone (positive-part James-Stein): with d the change
     the draws make and V their jackknife variance, phi = phi_enumerated + c d with
-    c = max(0, 1 - shrinkage * trace(V) / |d|^2), so a few noisy draws (budget 4n) cannot pull
-    the estimate below what the leave-one-out rows alone give, and c -> 1 as draws accumulate.
-    `shrinkage` = 0.5 was chosen on scripts/bench_estimators.py's games (1.0 over-shrinks at 8n).
+    c = max(0, 1 - shrinkage * (p-2)/p * trace(V) / |d|^2), p = n-1 (the textbook constant;
+    `shrinkage` = 0 turns it off), so a few noisy draws (budget 4n) cannot pull the estimate far
+    below what the leave-one-out rows alone give, and c -> 1 as draws accumulate.
     Standard errors: delete-a-group jackknife over the sampled draws (at most
     `jackknife_groups` groups per layer, stratified, with finite-population corrections), times c; deterministic; 0 when every coalition size
     is enumerated, nan when fewer than two draws were sampled but some sizes were not enumerated.

@@ -19,6 +19,12 @@ player never or always in the drawn coalitions), averaged over the defined runs.
     python scripts/bench_estimators.py --quick        # < 2 minutes on 2 CPU cores
     python scripts/bench_estimators.py                # n = 4..12, about 10 minutes
     python scripts/bench_estimators.py --vlm toy --out bench.md
+    python scripts/bench_estimators.py --sizes 6,8,10,12 --games 3 --seeds 3 --budgets 2n+2,4n,8n,32n \
+        --estimators kernel,permutation,shapiq:all --vlm toy --vlm-sizes 6,8,10,12 --images 3   # ~2 min
+
+`shapiq:<ClassName>` columns are shapiq's approximators (a test dependency) at the same model
+calls; the summary adds the paired difference of `kernel` and the best of them. Every column is
+one `Entry` in `ENTRIES`: a new estimator of pixelshap_eval.shapley is one line, `ours(name)`.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,6 +136,22 @@ def with_objects(images, min_objects: int, count: int) -> list[CocoImage]:
     return chosen
 
 
+def cached_vlm_games(args: argparse.Namespace, runner: Any, sizes: list[int]) -> list[np.ndarray]:
+    """`vlm_games`, read from `--games-cache` when it was made with the same settings."""
+    keys = ("vlm", "images", "question", "answer", "max_side", "coco")
+    settings = repr([str(getattr(args, key)) for key in keys] + sizes)
+    cache = args.games_cache
+    if cache is not None and cache.is_file():
+        stored = np.load(cache, allow_pickle=False)
+        if str(stored["settings"]) == settings:
+            log(f"vlm games read from {cache}")
+            return [stored[f"game_{k}"] for k in range(int(stored["count"]))]
+    games = vlm_games(args, runner, sizes)
+    if cache is not None:
+        np.savez(cache, settings=settings, count=len(games), **{f"game_{k}": g for k, g in enumerate(games)})
+    return games
+
+
 def vlm_games(args: argparse.Namespace, runner: Any, sizes: list[int]) -> list[np.ndarray]:
     """All 2^n coalition values of COCO images under the VLM, via explain(estimator="exact")."""
     from PIL import Image
@@ -162,6 +186,132 @@ def vlm_games(args: argparse.Namespace, runner: Any, sizes: list[int]) -> list[n
     return games
 
 
+# ------------------------------------------------------------------ the estimators compared
+
+
+@dataclass(frozen=True)
+class Run:
+    """One estimate of a game's Shapley values and the distinct coalitions it evaluated."""
+
+    scores: np.ndarray
+    calls: int
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One column of the benchmark: a seeded estimate of a value table's Shapley values at a
+    budget of model calls (distinct coalitions, empty and full included)."""
+
+    min_budget: Callable[[int], int]
+    run: Callable[[np.ndarray, int, int], Run]  # (table, budget, seed) -> Run
+    seeded: bool = True  # False: deterministic, run once per game
+    ranks_only: bool = False  # scores on another scale (no L2 error)
+
+
+def ours(name: str, **kwargs: Any) -> Entry:
+    """A pixelshap_eval estimator: its plan's rows are looked up in the table, then solved."""
+    estimator = get_estimator(name, **kwargs)
+
+    def run(table: np.ndarray, budget: int, seed: int) -> Run:
+        coalitions = estimator.plan(n_players_of(table), budget, seed)
+        attribution = estimator.solve(coalitions, table[coalition_codes(coalitions.masks)])
+        return Run(attribution.scores, len(coalitions))
+
+    return Entry(estimator.min_budget, run, seeded=name != "loo", ranks_only=name == "pixelshap")
+
+
+class TableGame:
+    """A value table as a shapiq game (a callable on boolean coalition matrices), remembering
+    the distinct coalitions asked for: a repeat is not a model call, as in our plans."""
+
+    def __init__(self, table: np.ndarray) -> None:
+        self.table = np.asarray(table, dtype=float)
+        self.asked: set[int] = set()
+
+    def __call__(self, coalitions: np.ndarray) -> np.ndarray:
+        codes = coalition_codes(np.atleast_2d(np.asarray(coalitions, dtype=bool)))
+        self.asked.update(codes.tolist())
+        return self.table[codes]
+
+
+def shapiq_values(interaction_values: Any, n: int) -> np.ndarray:
+    """The order-1 entries (Shapley values) of a shapiq InteractionValues, in player order."""
+    return np.array([interaction_values[(player,)] for player in range(n)], dtype=float)
+
+
+def theirs(class_name: str, **kwargs: Any) -> Entry:
+    """A shapiq approximator of Shapley values (shapiq's defaults plus `kwargs`).
+
+    shapiq's budget counts game evaluations, repeats included; ours counts distinct
+    coalitions. Approximators that repeat coalitions (the permutation and stratified
+    samplers) get the largest shapiq budget whose distinct coalitions still fit ours, so both
+    sides spend the same number of model calls."""
+
+    def attempt(table: np.ndarray, shapiq_budget: int, seed: int) -> Run:
+        import shapiq
+
+        n = n_players_of(table)
+        game = TableGame(table)
+        approximator = getattr(shapiq.approximator, class_name)(n=n, random_state=seed, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = approximator.approximate(shapiq_budget, game)
+        return Run(shapiq_values(values, n), len(game.asked))
+
+    def run(table: np.ndarray, budget: int, seed: int) -> Run:
+        budget = min(budget, len(table))
+        best = attempt(table, budget, seed)
+        if best.calls >= budget:
+            return best
+        low, high = budget, budget  # low fits; find a high that does not, then bisect
+        while high < 16 * budget:
+            high *= 2
+            found = attempt(table, high, seed)
+            if found.calls > budget:
+                break
+            low, best = high, found
+        else:
+            return best
+        while high - low > 1:
+            middle = (low + high) // 2
+            found = attempt(table, middle, seed)
+            if found.calls <= budget:
+                low, best = middle, found
+            else:
+                high = middle
+        return best
+
+    return Entry(lambda n: 2, run)
+
+
+# shapiq's approximators of order-1 Shapley values (shapiq.approximator.SV_APPROXIMATORS, less
+# SPEX/ProxySPEX: sparse Fourier methods for n in the hundreds, which refuse budgets this small)
+SHAPIQ_SHAPLEY = ("KernelSHAP", "UnbiasedKernelSHAP", "kADDSHAP", "SVARM", "PermutationSamplingSV",
+                  "StratifiedSamplingSV", "OwenSamplingSV")
+
+ENTRIES: dict[str, Entry] = {
+    "kernel": ours("kernel"),
+    "permutation": ours("permutation"),
+    "banzhaf": ours("banzhaf"),
+    "pixelshap": ours("pixelshap", sampling_ratio=1.0),
+    "loo": ours("loo"),
+    **{f"shapiq:{name}": theirs(name) for name in SHAPIQ_SHAPLEY},
+}
+SHORTCUTS = {"shapiq:all": [f"shapiq:{name}" for name in SHAPIQ_SHAPLEY]}
+
+
+def entry_names(text: str) -> list[str]:
+    """"kernel,shapiq:all" -> the registered entry names, shortcuts expanded."""
+    names: list[str] = []
+    for name in (part.strip() for part in text.split(",")):
+        for expanded in SHORTCUTS.get(name, [name] if name else []):
+            if expanded not in ENTRIES:
+                raise SystemExit(f"unknown estimator {expanded!r}; choose from {sorted(ENTRIES) + sorted(SHORTCUTS)}")
+            if expanded not in names:
+                names.append(expanded)
+    return names
+
+
 # ------------------------------------------------------------------ scoring
 
 
@@ -174,16 +324,15 @@ def evaluate(games: list[np.ndarray], estimators: list[str], budgets: list[str],
         for formula in budgets:
             budget = budget_for(formula, n)
             for name in estimators:
-                estimator = get_estimator(name, **({"sampling_ratio": 1.0} if name == "pixelshap" else {}))
-                if budget < estimator.min_budget(n):
+                entry = ENTRIES[name]
+                if budget < entry.min_budget(n):
                     continue
                 cell = results[(n, formula, name)]
-                for seed in range(seeds if name != "loo" else 1):
-                    coalitions = estimator.plan(n, budget, seed)
-                    attribution = estimator.solve(coalitions, table[coalition_codes(coalitions.masks)])
-                    cell[0].append(_spearman(attribution.scores, exact))
-                    cell[1].append(np.linalg.norm(attribution.scores - exact) / np.linalg.norm(exact))
-                    cell[2].append(len(coalitions))
+                for seed in range(seeds if entry.seeded else 1):
+                    run = entry.run(table, budget, seed)
+                    cell[0].append(_spearman(run.scores, exact))
+                    cell[1].append(np.linalg.norm(run.scores - exact) / np.linalg.norm(exact))
+                    cell[2].append(run.calls)
     return results
 
 
@@ -207,34 +356,54 @@ def markdown_table(results, sizes: list[int], budgets: list[str], estimators: li
 
 
 def summary_table(results, sizes: list[int], budgets: list[str], estimators: list[str]) -> str:
-    """Means over every n of each budget formula (naming the n when some were below the minimum)."""
-    header = ["budget"] + [f"{name} ρ / nL2" for name in estimators]
+    """Spearman ρ mean ± standard error over every (n, game, seed) of each budget formula, the
+    best mean of each row in bold (naming the n when some were below an estimator's minimum)."""
+    theirs_names = [name for name in estimators if name.startswith("shapiq:")]
+    paired = "kernel" in estimators and bool(theirs_names)
+    header = ["budget"] + [f"{name} ρ" for name in estimators] + (["kernel − best shapiq (paired)"] if paired else [])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for formula in budgets:
-        cells = [formula]
+        pooled = {name: np.array([v for k in sorted(results) if k[1:] == (formula, name) for v in results[k][0]], dtype=float)
+                  for name in estimators}
+        texts, means = [], []
         for name in estimators:
-            keys = [k for k in results if k[1] == formula and k[2] == name]
-            merged = ([], [], [])
-            for key in keys:
-                for target, source in zip(merged, results[key]):
-                    target.extend(source)
-            text = _cell(merged if keys else None, name, None)
+            keys = sorted(k for k in results if k[1] == formula and k[2] == name)
+            rho = np.array([value for key in keys for value in results[key][0]], dtype=float)
+            rho = rho[np.isfinite(rho)]
+            means.append(rho.mean() if len(rho) else -np.inf)
+            text = f"{rho.mean():.3f} ± {rho.std(ddof=1) / np.sqrt(len(rho)) if len(rho) > 1 else 0:.3f}" if len(rho) else "-"
             if keys and len(keys) < len(sizes):
-                text += f" [n={','.join(str(k[0]) for k in sorted(keys))} only]"
-            cells.append(text)
+                text += f" [n={','.join(str(k[0]) for k in keys)} only]"
+            texts.append(text)
+        best = max(means)
+        cells = [formula] + [f"**{text}**" if mean == best and np.isfinite(mean) else text for text, mean in zip(texts, means)]
+        if paired:
+            rival = max(theirs_names, key=lambda name: _mean(pooled[name]) if len(pooled[name]) else -np.inf)
+            cells.append(_paired_difference(pooled["kernel"], pooled[rival]) + f" ({rival[7:]})")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _paired_difference(ours: np.ndarray, theirs: np.ndarray) -> str:
+    """Mean ± standard error of the per-run difference (same games, same seeds, same order)."""
+    if len(ours) != len(theirs) or not len(ours):
+        return "-"
+    difference = ours - theirs
+    difference = difference[np.isfinite(difference)]
+    if len(difference) < 2:
+        return "-"
+    return f"{difference.mean():+.3f} ± {difference.std(ddof=1) / np.sqrt(len(difference)):.3f}"
 
 
 def _cell(cell, name: str, budget: int | None) -> str:
     if not cell or not cell[0]:
         return "-"
     rho, error = np.array(cell[0]), np.array(cell[1])
-    text = f"{_mean(rho):.3f} / " + ("–" if name == "pixelshap" else f"{_mean(error):.3f}")
+    text = f"{_mean(rho):.3f} / " + ("–" if ENTRIES[name].ranks_only else f"{_mean(error):.3f}")
     if np.isnan(error).any():
         text += "*"
     calls = float(np.mean(cell[2]))
-    if budget is not None and name != "loo" and calls < 0.95 * budget:
+    if budget is not None and ENTRIES[name].seeded and calls < 0.95 * budget:
         text += f" ({calls:.0f})"
     return text
 
@@ -288,6 +457,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--out", type=Path, help="also write the markdown report here")
+    parser.add_argument("--games-cache", type=Path,
+                        help="an .npz of the VLM games' value tables: read when it holds these settings, else written")
     args = parser.parse_args(argv)
     if args.quick:
         for key, value in QUICK.items():
@@ -301,9 +472,7 @@ def log(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    estimators = [name.strip() for name in args.estimators.split(",") if name.strip()]
-    for name in estimators:
-        get_estimator(name)
+    estimators = entry_names(args.estimators)
     budgets = [b.strip() for b in args.budgets.split(",") if b.strip()]
     for formula in budgets:
         budget_for(formula, 4)
@@ -312,10 +481,13 @@ def main(argv: list[str] | None = None) -> int:
         "# Estimator benchmark: error against exact Shapley",
         (
             f"Settings: games/n={args.games}, seeds={args.seeds}, budgets={budgets}, estimators={estimators}. "
-            "Cells: Spearman ρ / normalised L2 error, means over games and seeds; (k): mean calls used where an "
-            "estimator left over 5% of the budget unused; '-': budget below the estimator's minimum; '*': some runs "
-            "left a player undefined (means over the defined runs). pixelshap runs with sampling_ratio=1 "
-            "(budget-limited) and is normalised to sum 1, so it has no L2 error."
+            "Summary cells: Spearman ρ with exact Shapley, mean ± standard error over every (n, game, seed), the "
+            "best of each row in bold. Per-n cells: Spearman ρ / normalised L2 error, means over games and seeds; "
+            "(k): mean calls used where an estimator left over 5% of the budget unused; '-': budget below the "
+            "estimator's minimum; '*': some runs left a player undefined (means over the defined runs). A budget "
+            "counts distinct coalitions (model calls), empty and full included, for every estimator; shapiq:* are "
+            "shapiq's approximators at its defaults. pixelshap runs with sampling_ratio=1 (budget-limited) and is "
+            "normalised to sum 1, so it has no L2 error."
         ),
     ]
 
@@ -328,13 +500,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     games = [random_game(n, seed) for n in sizes for seed in range(args.games)]
     results = evaluate(games, estimators, budgets, args.seeds)
-    sections += ["## (a) Random games (additive + pairwise + third-order)", markdown_table(results, sizes, budgets, estimators),
-                 "Mean over n:", summary_table(results, sizes, budgets, estimators)]
+    sections += ["## (a) Random games (additive + pairwise + third-order)", summary_table(results, sizes, budgets, estimators),
+                 "Per n:", markdown_table(results, sizes, budgets, estimators)]
     log(f"random games done in {time.time() - started:.0f}s")
 
     if runner is not None:
         vlm_started = time.time()
-        games = vlm_games(args, runner, vlm_sizes)
+        games = cached_vlm_games(args, runner, vlm_sizes)
         results = evaluate(games, estimators, budgets, args.seeds)
         found = sorted({n_players_of(table) for table in games})
         sections += [
@@ -342,9 +514,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"## (b) VLM games: `{args.vlm}` model, COCO objects as players, BBOA black masking, "
                 f"v = log p({args.answer!r} | masked image, question); {args.images} image(s) per n"
             ),
-            markdown_table(results, found, budgets, estimators),
-            "Mean over n:",
             summary_table(results, found, budgets, estimators),
+            "Per n:",
+            markdown_table(results, found, budgets, estimators),
         ]
         log(f"vlm games done in {time.time() - vlm_started:.0f}s")
 

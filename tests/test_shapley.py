@@ -226,14 +226,18 @@ def test_kernel_at_2n_plus_2_is_empty_full_singletons_and_leave_one_outs():
     assert len(coalitions.design.draws) == 0
 
 
-def test_kernel_repeated_draws_cost_no_calls_and_are_counted():
-    coalitions = KernelShap().plan(5, 28, 0)
+def test_kernel_draws_distinct_pairs_stratified_by_kernel_mass():
+    n = 10
+    coalitions = KernelShap().plan(n, 120, 0)
     draws, counts = coalitions.design.draws, coalitions.design.sample_counts
-    assert len(np.unique(coalition_codes(coalitions.masks))) == len(coalitions) <= 28
-    assert counts.sum() == draws.size > len(np.unique(draws))
-    assert np.array_equal(counts, np.bincount(draws.ravel(), minlength=len(coalitions)))
+    assert len(np.unique(coalition_codes(coalitions.masks))) == len(coalitions) == 120
+    assert np.array_equal(counts, np.bincount(draws.ravel(), minlength=len(coalitions))) and counts.max() == 1
     paired = coalitions.masks[draws]
     assert np.all(paired[:, 0] == ~paired[:, 1])
+    layers = np.minimum(paired[:, 0].sum(axis=1), n - paired[:, 0].sum(axis=1))
+    per_layer = np.bincount(layers, minlength=n // 2 + 1)[2:]  # sizes 1 and n-1 are enumerated
+    mass = np.array([(1 if 2 * t == n else 2) / (t * (n - t)) for t in range(2, n // 2 + 1)])
+    np.testing.assert_allclose(per_layer, mass / mass.sum() * len(draws), atol=1)
 
 
 def test_permutation_budget_counts_unique_coalitions():

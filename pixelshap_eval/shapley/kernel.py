@@ -19,8 +19,8 @@ class KernelDesign(Design):
 
     enumerated_sizes: list[int]
     sampled_sizes: list[int]
-    draws: np.ndarray  # (draws, 2) row pairs: a coalition and its complement
-    sample_counts: np.ndarray  # (rows,) how often each row was drawn
+    draws: np.ndarray  # (draws, 2) row pairs: a coalition and its complement, distinct pairs
+    sample_counts: np.ndarray  # (rows,) how often each row was drawn (0 or 1)
 
 
 def _kernel_layer_mass(n_players: int, size: int) -> float:
@@ -31,35 +31,44 @@ def _kernel_layer_mass(n_players: int, size: int) -> float:
 class KernelShap(SamplingEstimator):
     """KernelSHAP for the Shapley value, with the efficiency constraint enforced exactly.
 
-    Plan (shap-library style): complete coalition-size layers are enumerated in pairs: sizes 1
-    and n-1 whenever the budget holds them, then 2 and n-2, 3 and n-3, ... while the budget
-    holds the pair AND (the shap library's rule) paired sampling would be expected to spend at
-    least that many draws there anyway (enumerating a pair as soon as it merely fits starves
-    the sampled layers: at n=12, budget 16n, it doubled the L2 error). The rest of the budget is
-    spent on paired draws (a coalition and its complement) from the remaining sizes, each size
-    drawn in proportion to its Shapley-kernel mass and then a uniform coalition of that size.
-    Draws repeat freely without costing a call: `KernelDesign.draws` keeps the row pair of every
-    draw and `KernelDesign.sample_counts` the multiplicity of every row. At budget 2n+2 the plan
-    is empty, full, all singletons and all leave-one-outs; at 2^n it is every coalition, and
-    the solve is then exact Shapley.
+    Plan: complete coalition-size layers are enumerated in pairs: sizes 1 and n-1 whenever the
+    budget holds them, then 2 and n-2, 3 and n-3, ... while the budget holds the pair AND (the
+    shap library's rule) paired sampling would be expected to spend at least that many draws
+    there anyway (enumerating a pair as soon as it merely fits starves the sampled layers: at
+    n=12, budget 16n, it doubled the L2 error). The rest of the budget is spent on paired draws
+    (a coalition and its complement), stratified by layer: each remaining pair of sizes {t, n-t}
+    gets a number of draws proportional to its Shapley-kernel mass (largest remainders, ties
+    broken by the seed; a layer too small for its share is drawn whole and the rest goes to the
+    others), and within a layer distinct coalitions are drawn uniformly without replacement. At
+    budget 2n+2 the plan is empty, full, all singletons and all leave-one-outs; at 2^n it is
+    every coalition, and the solve is then exact Shapley.
 
     Solve: kernel-weighted least squares of v(S) - v(empty) on the coalition indicators, with
     sum(phi) = v(N) - v(empty) imposed exactly; enumerated rows carry their exact kernel
-    weight, sampled rows share the remaining kernel mass in proportion to their multiplicity.
-    Players the rows cannot tell apart share their joint value equally (minimum-norm solution).
-    Standard errors: delete-a-group jackknife over the sampled draws (at most `jackknife_groups`
-    groups of consecutive draws), deterministic; 0 when every coalition size is enumerated,
-    nan when fewer than two draws were sampled but some sizes were not enumerated.
+    weight, each sampled layer carries its exact kernel mass shared equally by its draws
+    (post-stratified). Players the rows cannot tell apart share their joint value equally
+    (minimum-norm solution). The sampled layers' contribution is then shrunk towards the
+    estimate from the enumerated layers alone (positive-part James-Stein): with d the change
+    the draws make and V their jackknife variance, phi = phi_enumerated + c d with
+    c = max(0, 1 - shrinkage * (p-2)/p * trace(V) / |d|^2), p = n-1 (the textbook constant;
+    `shrinkage` = 0 turns it off), so a few noisy draws (budget 4n) cannot pull the estimate far
+    below what the leave-one-out rows alone give, and c -> 1 as draws accumulate.
+    Standard errors: delete-a-group jackknife over the sampled draws (at most
+    `jackknife_groups` groups per layer, stratified, with finite-population corrections), times c; deterministic; 0 when every coalition size
+    is enumerated, nan when fewer than two draws were sampled but some sizes were not enumerated.
 
     Default budget: min(2^n, 16n + 2).
     """
 
     name = "kernel"
 
-    def __init__(self, jackknife_groups: int = 64) -> None:
+    def __init__(self, jackknife_groups: int = 64, shrinkage: float = 1.0) -> None:
         if jackknife_groups < 2:
             raise ValueError(f"jackknife_groups must be at least 2, got {jackknife_groups}")
+        if not 0 <= shrinkage <= 1:
+            raise ValueError(f"shrinkage must lie in [0, 1] (0: none), got {shrinkage}")
         self.jackknife_groups = jackknife_groups
+        self.shrinkage = shrinkage
 
     def plan(self, n_players: int, budget: int | None = None, rng: Seed = 0) -> Coalitions:
         n = n_players
@@ -100,20 +109,15 @@ class KernelShap(SamplingEstimator):
     def _draw_pairs(
         n: int, sizes: list[int], budget: int, builder: PlanBuilder, gen: np.random.Generator
     ) -> np.ndarray:
-        """Paired draws until the next one would exceed the budget (or a cap on repeats)."""
-        if not sizes or len(builder) >= budget:
+        """Distinct paired draws, stratified by layer (see the class docstring)."""
+        layers = sorted({min(s, n - s) for s in sizes})
+        room = budget - len(builder)
+        if not layers or room < 2:
             return np.zeros((0, 2), dtype=int)
-        mass = np.array([_kernel_layer_mass(n, s) for s in sizes])
-        probabilities = mass / mass.sum()
         draws: list[tuple[int, int]] = []
-        for _ in range(20 * budget):
-            size = int(gen.choice(sizes, p=probabilities))
-            row = np.zeros(n, dtype=bool)
-            row[gen.choice(n, size, replace=False)] = True
-            pair = [row, ~row]
-            if builder.count_new(pair) > budget - len(builder):
-                break
-            draws.append((builder.add(row), builder.add(~row)))
+        for layer, count in zip(layers, _allocate(n, layers, room // 2, gen)):
+            for row in _distinct_coalitions(n, layer, count, builder, gen):
+                draws.append((builder.add(row), builder.add(~row)))
         return np.array(draws, dtype=int).reshape(-1, 2)
 
     def solve(self, coalitions: Coalitions, values: np.ndarray) -> Attribution:
@@ -137,34 +141,121 @@ class KernelShap(SamplingEstimator):
         b_fixed = z.T @ (row_weight * y)
 
         draws = np.asarray(design.draws, dtype=int).reshape(-1, 2)
-        sampled_mass = sum(_kernel_layer_mass(n, s) for s in design.sampled_sizes) / full_mass
+        layer_mass = {t: _layer_pair_mass(n, t) / full_mass for t in {min(s, n - s) for s in design.sampled_sizes}}
+        phi_enumerated = _efficient_least_squares(a_fixed, b_fixed, total, basis)
         if len(draws) == 0:
-            phi = _efficient_least_squares(a_fixed, b_fixed, total, basis)
-            se = np.zeros(n) if sampled_mass == 0 else np.full(n, np.nan)
-            return self._attribution(coalitions, values, phi, se)
+            se = np.zeros(n) if not layer_mass else np.full(n, np.nan)
+            return self._attribution(coalitions, values, phi_enumerated, se)
 
-        groups = np.array_split(np.arange(len(draws)), min(len(draws), self.jackknife_groups))
-        a_groups, b_groups, group_draws = [], [], []
-        for members in groups:
-            rows = draws[members].ravel()
-            a_groups.append(z[rows].T @ z[rows])
-            b_groups.append(z[rows].T @ y[rows])
-            group_draws.append(len(members))
-        a_sum, b_sum = np.sum(a_groups, axis=0), np.sum(b_groups, axis=0)
+        # per layer and jackknife group: Gram matrix, moment vector and draw count of its draws
+        draw_layer = np.minimum(sizes[draws[:, 0]], n - sizes[draws[:, 0]])
+        layers = sorted(set(draw_layer.tolist()))
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for layer in layers:
+            members = np.flatnonzero(draw_layer == layer)
+            groups = np.array_split(members, min(len(members), self.jackknife_groups))
+            parts.append((
+                np.array([z[draws[g].ravel()].T @ z[draws[g].ravel()] for g in groups]),
+                np.array([z[draws[g].ravel()].T @ y[draws[g].ravel()] for g in groups]),
+                np.array([len(g) for g in groups], dtype=float),
+            ))
+        weights = np.array([layer_mass[layer] / 2 for layer in layers])
 
-        def estimate(a_sampled: np.ndarray, b_sampled: np.ndarray, n_draws: int) -> np.ndarray:
-            scale = sampled_mass / (2 * n_draws)
-            return _efficient_least_squares(a_fixed + scale * a_sampled, b_fixed + scale * b_sampled, total, basis)
+        def estimate(a_layers: list[np.ndarray], b_layers: list[np.ndarray], n_layers: np.ndarray) -> np.ndarray:
+            scale = np.divide(weights, n_layers, out=np.zeros(len(layers)), where=n_layers > 0)
+            a = a_fixed + sum((w * a_l for w, a_l in zip(scale, a_layers)), np.zeros((n, n)))
+            b = b_fixed + sum((w * b_l for w, b_l in zip(scale, b_layers)), np.zeros(n))
+            return _efficient_least_squares(a, b, total, basis)
 
-        phi = estimate(a_sum, b_sum, len(draws))
-        if len(groups) < 2:
+        a_all = [a_g.sum(axis=0) for a_g, _, _ in parts]
+        b_all = [b_g.sum(axis=0) for _, b_g, _ in parts]
+        n_all = np.array([c_g.sum() for _, _, c_g in parts])
+        phi = estimate(a_all, b_all, n_all)
+        if all(len(c_g) < 2 for _, _, c_g in parts):
             return self._attribution(coalitions, values, phi, np.full(n, np.nan))
-        replicates = np.array(
-            [estimate(a_sum - a_k, b_sum - b_k, len(draws) - d_k) for a_k, b_k, d_k in zip(a_groups, b_groups, group_draws)]
-        )
-        k = len(groups)
-        se = np.sqrt((k - 1) / k * np.sum((replicates - replicates.mean(axis=0)) ** 2, axis=0))
-        return self._attribution(coalitions, values, phi, se)
+        # stratified delete-a-group jackknife: groups are deleted within one layer at a time, and
+        # each layer's share is scaled by its finite-population correction (draws are distinct)
+        variance = np.zeros(n)
+        for j, (layer, (a_g, b_g, c_g)) in enumerate(zip(layers, parts)):
+            k = len(c_g)
+            if k < 2:
+                continue
+            replicates = []
+            for g in range(k):
+                a_del, b_del, n_del = list(a_all), list(b_all), n_all.copy()
+                a_del[j], b_del[j], n_del[j] = a_all[j] - a_g[g], b_all[j] - b_g[g], n_all[j] - c_g[g]
+                replicates.append(estimate(a_del, b_del, n_del))
+            spread = np.array(replicates) - np.mean(replicates, axis=0)
+            correction = 1.0 - n_all[j] / _layer_pairs(n, layer)
+            variance += correction * (k - 1) / k * np.sum(spread**2, axis=0)
+        change = phi - phi_enumerated
+        spread = float(change @ change)
+        dimensions = n - 1  # phi - phi_enumerated lies in the sum-zero plane
+        factor = self.shrinkage * max(dimensions - 2, 0) / dimensions
+        keep = max(0.0, 1.0 - factor * float(variance.sum()) / spread) if spread > 0 else 1.0
+        return self._attribution(coalitions, values, phi_enumerated + keep * change, keep * np.sqrt(variance))
+
+
+def _layer_pair_mass(n: int, layer: int) -> float:
+    """Shapley-kernel mass of the sizes {layer, n - layer} together."""
+    return _kernel_layer_mass(n, layer) * (1 if 2 * layer == n else 2)
+
+
+def _layer_pairs(n: int, layer: int) -> int:
+    """Distinct coalition-complement pairs with sizes {layer, n - layer}."""
+    return math.comb(n, layer) // (2 if 2 * layer == n else 1)
+
+
+def _allocate(n: int, layers: list[int], draws: int, gen: np.random.Generator) -> list[int]:
+    """Draws per layer: proportional to kernel mass (largest remainders, seeded ties), capped at
+    each layer's pairs, the excess of capped layers shared among the others."""
+    capacity = np.array([_layer_pairs(n, t) for t in layers])
+    mass = np.array([_layer_pair_mass(n, t) for t in layers])
+    counts = np.zeros(len(layers), dtype=int)
+    draws = min(draws, int(capacity.sum()))
+    while draws > counts.sum():
+        open_ = counts < capacity
+        share = np.where(open_, mass, 0.0) / mass[open_].sum() * (draws - counts.sum())
+        add = np.floor(share).astype(int)
+        left = draws - counts.sum() - add.sum()
+        order = np.lexsort((gen.random(len(layers)), -(share - add)))
+        add[[i for i in order if open_[i]][:left]] += 1
+        counts = np.minimum(counts + add, capacity)
+    return [int(count) for count in counts]
+
+
+def _distinct_coalitions(n: int, layer: int, count: int, builder: PlanBuilder, gen: np.random.Generator) -> list[np.ndarray]:
+    """`count` uniformly drawn coalitions of size `layer` whose pair (it, its complement) is not
+    planned yet and not drawn twice; fewer when the layer runs out."""
+    chosen: list[np.ndarray] = []
+    seen: set[bytes] = set()
+    pairs = _layer_pairs(n, layer)
+    if pairs <= 4 * count + 64:  # small layer: shuffle all of it
+        candidates: Iterator[np.ndarray] = (_rows_of_sizes(n, [layer]) if 2 * layer != n else
+                                             (row for row in _rows_of_sizes(n, [layer]) if row[0]))
+        pool = list(candidates)
+        order: Iterator[np.ndarray] = (pool[i] for i in gen.permutation(len(pool)))
+    else:
+        order = _random_coalitions(n, layer, gen)
+    for row in order:
+        if len(chosen) == count or len(seen) == pairs:
+            break
+        key = PlanBuilder.key(row if not (2 * layer == n and not row[0]) else ~row)
+        if key in seen:
+            continue
+        seen.add(key)
+        if row in builder or ~row in builder:
+            continue
+        chosen.append(row)
+    return chosen
+
+
+def _random_coalitions(n: int, size: int, gen: np.random.Generator) -> Iterator[np.ndarray]:
+    """An endless stream of uniform coalitions of one size."""
+    while True:
+        row = np.zeros(n, dtype=bool)
+        row[gen.choice(n, size, replace=False)] = True
+        yield row
 
 
 def _rows_of_sizes(n: int, sizes: list[int]) -> Iterator[np.ndarray]:

@@ -295,6 +295,8 @@ ENTRIES: dict[str, Entry] = {
     "banzhaf": ours("banzhaf"),
     "pixelshap": ours("pixelshap", sampling_ratio=1.0),
     "loo": ours("loo"),
+    "surrogate": ours("surrogate"),
+    "surrogate_shapley": ours("surrogate", readout="shapley"),
     **{f"shapiq:{name}": theirs(name) for name in SHAPIQ_SHAPLEY},
 }
 SHORTCUTS = {"shapiq:all": [f"shapiq:{name}" for name in SHAPIQ_SHAPLEY]}

@@ -130,8 +130,10 @@ def _verify(archive: Archive, path: Path, total: int) -> None:
     """Refuse (and remove) a file of the wrong length or checksum, or a zip that fails its CRCs."""
     size = path.stat().st_size
     problem = ""
-    if size != total or (archive.size is not None and size != archive.size):
-        problem = f"it has {size} bytes, expected {archive.size if archive.size is not None else total}"
+    if archive.size is not None and size != archive.size:
+        problem = f"it has {size} bytes; {archive.name} has {archive.size}"
+    elif size != total:
+        problem = f"it has {size} bytes; the server announced {total}"
     elif archive.sha1 is not None:
         digest = hashlib.sha1(usedforsecurity=False)
         with path.open("rb") as file:

@@ -18,7 +18,14 @@ from pixelshap_eval.data.attention import build_attention_set
 from pixelshap_eval.data.cards import BuiltSet, check_output_folder
 from pixelshap_eval.data.checks import check_output_location
 from pixelshap_eval.data.coco import CocoSelection, build_coco_set
-from pixelshap_eval.data.coco_release import ANNOTATIONS_URL_ENV, CACHE_ENV, IMAGES_URL_ENV, SPLITS, default_cache_dir, fetch_coco
+from pixelshap_eval.data.coco_release import (
+    ANNOTATIONS_URL_ENV,
+    CACHE_ENV,
+    IMAGES_URL_ENV,
+    SPLITS,
+    default_cache_dir,
+    fetch_coco,
+)
 from pixelshap_eval.data.human import build_human_set
 from pixelshap_eval.data.locate import DATA_DIR_ENV
 from pixelshap_eval.data.openai_questions import (

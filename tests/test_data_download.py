@@ -74,15 +74,19 @@ def release(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     images = data["images"][:IMAGES]
     ids = {image["id"] for image in images}
     trimmed = {**data, "images": images, "annotations": [a for a in data["annotations"] if a["image_id"] in ids]}
+    train = json.loads((source / "annotations" / "instances_train2017.json").read_text())
     folder = tmp_path_factory.mktemp("release")
     with zipfile.ZipFile(folder / "annotations.zip", "w", zipfile.ZIP_DEFLATED) as zipped:
         zipped.writestr("annotations/instances_val2017.json", json.dumps(trimmed))
+        zipped.writestr("annotations/instances_train2017.json", json.dumps(train))
         zipped.writestr("annotations/captions_val2017.json", "{}")  # not extracted
     with zipfile.ZipFile(folder / "images.zip", "w", zipfile.ZIP_STORED) as zipped:
         for image in images:
             zipped.write(source / "val2017" / image["file_name"], f"val2017/{image['file_name']}")
-    (folder / "val2017").mkdir()
-    return {"annotations": (folder / "annotations.zip").read_bytes(), "images": (folder / "images.zip").read_bytes()}
+    with zipfile.ZipFile(folder / "train.zip", "w", zipfile.ZIP_STORED) as zipped:
+        for image in train["images"][:2]:
+            zipped.write(source / "train2017" / image["file_name"], f"train2017/{image['file_name']}")
+    return {name: (folder / f"{name}.zip").read_bytes() for name in ("annotations", "images", "train")}
 
 
 @pytest.fixture()
@@ -90,7 +94,11 @@ def server(release, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     monkeypatch.setattr(download.time, "sleep", lambda seconds: None)
-    _Release.files = {"/coco/annotations_tiny.zip": release["annotations"], "/coco/val2017_tiny.zip": release["images"]}
+    _Release.files = {
+        "/coco/annotations_tiny.zip": release["annotations"],
+        "/coco/val2017_tiny.zip": release["images"],
+        "/coco/train2017_tiny.zip": release["train"],
+    }
     _Release.cut, _Release.ignore_range, _Release.requests = set(), False, []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Release)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -124,7 +132,7 @@ def test_download_builds_the_set_and_a_second_run_asks_nothing(server, tmp_path,
     direct = build_coco_set(source / "annotations" / "instances_val2017.json", source / "val2017", limit=IMAGES)
     assert rows["question_id"] == direct.dataset["test"]["question_id"] and rows.num_rows >= 1
     assert set(rows["source"]) == {"coco/val2017"}
-    extracted = sorted(path.name for path in (cache / "extracted" / "val2017_tiny" / "val2017").iterdir())
+    extracted = sorted(path.name for path in (cache / "extracted" / "val2017" / "val2017_tiny" / "val2017").iterdir())
     assert len(extracted) == IMAGES and not list(cache.rglob("captions_val2017.json"))
 
     _Release.requests.clear()
@@ -181,6 +189,15 @@ def test_a_mirror_of_an_official_archive_is_held_to_its_size(server, tmp_path):
     with pytest.raises(DownloadError, match=r"is corrupt \(it has 22 bytes; val2017.zip has 815585330\)"):
         fetch(official, tmp_path, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_second_split_reuses_the_annotation_archive(server, tmp_path):
+    annotations = f"{server}/coco/annotations_tiny.zip"
+    val = fetch_coco(tmp_path, "val2017", annotations, f"{server}/coco/val2017_tiny.zip", progress=False)
+    train = fetch_coco(tmp_path, "train2017", annotations, f"{server}/coco/train2017_tiny.zip", progress=False)
+    assert json.loads(val.annotations.read_text())["images"][0]["file_name"] in {p.name for p in val.images.iterdir()}
+    assert train.annotations.name == "instances_train2017.json" and len(list(train.images.iterdir())) == 2
+    assert [path for path, _ in _Release.requests].count("/coco/annotations_tiny.zip") == 1
 
 
 def test_a_missing_archive_names_the_http_status(server, tmp_path):

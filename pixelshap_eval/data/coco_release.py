@@ -6,7 +6,8 @@ sizes are the servers' Content-Length; their SHA-1s are the ones GluonCV's COCO 
 script has checked every download against since 2018 (cocodataset.org publishes none). An
 archive from another URL (`--annotations-url`, `--images-url` or the environment variables
 below) is checked against the table only when it has the official file name (a mirror), else
-by its Content-Length and zip CRCs. Only the needed members are extracted, once per archive.
+by its Content-Length and zip CRCs. Only the split's members are extracted, once per archive
+and split.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import json
 import os
 import shutil
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,25 +79,26 @@ def fetch_coco(
     annotation_zip = fetch(archive_for(annotations_url), archives, progress)
     image_zip = fetch(archive_for(images_url), archives, progress)
     member = f"annotations/instances_{split}.json"
-    annotations = extract(annotation_zip, lambda name: name == member, cache_dir / "extracted" / annotation_zip.stem)
-    images = extract(image_zip, lambda name: name.startswith(f"{split}/"), cache_dir / "extracted" / image_zip.stem)
+    annotations = extract(annotation_zip, member, cache_dir / "extracted" / split / annotation_zip.stem)
+    images = extract(image_zip, f"{split}/", cache_dir / "extracted" / split / image_zip.stem)
     return CocoFiles(annotations / member, images / split)
 
 
-def extract(archive: Path, wanted: Callable[[str], bool], folder: Path) -> Path:
-    """The members of `archive` that `wanted(name)` accepts, extracted into `folder` once (a
-    `.complete` note beside it records which archive it came from); `folder`."""
+def extract(archive: Path, prefix: str, folder: Path) -> Path:
+    """The members of `archive` whose names start with `prefix`, extracted into `folder` once
+    (a `.complete` note beside it records the archive file and the prefix); `folder`."""
     note = folder.with_name(f"{folder.name}.complete")
-    identity = {"archive": archive.name, "bytes": archive.stat().st_size}
+    stat = archive.stat()
+    identity = {"archive": archive.name, "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "prefix": prefix}
     if folder.is_dir() and note.is_file() and json.loads(note.read_text()) == identity:
         return folder
     partial = folder.with_name(f"{folder.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     with zipfile.ZipFile(archive) as zipped:
-        names = [name for name in zipped.namelist() if wanted(name) and not name.endswith("/")]
+        names = [name for name in zipped.namelist() if name.startswith(prefix) and not name.endswith("/")]
         if not names:
             raise DownloadError(
-                f"{archive} holds none of the files expected of a COCO 2017 archive; check the URL, or delete "
+                f"{archive} holds no {prefix} (a COCO 2017 archive would); check the URL, or delete "
                 f"{archive} to download it again"
             )
         for name in names:

@@ -294,7 +294,7 @@ def test_overwrite_never_deletes_a_folder_that_is_not_a_built_set(tmp_path, coco
 
 def test_push_to_hub_uploads_the_set_then_its_card(tmp_path, coco_tiny, monkeypatch):
     calls = []
-    monkeypatch.setattr(DatasetDict, "push_to_hub", lambda self, repo_id: calls.append(("data", repo_id)))
+    monkeypatch.setattr(DatasetDict, "push_to_hub", lambda self, repo_id, **options: calls.append(("data", repo_id)))
     monkeypatch.setattr(DatasetCard, "push_to_hub", lambda self, repo_id: calls.append(("card", repo_id)))
     argv = ["build", "coco", "--annotations", str(coco_tiny[0]), "--images", str(coco_tiny[1]), "--limit", "4"]
     assert _run_cli(monkeypatch, [*argv, "--out", str(tmp_path / "out"), "--push-to-hub", "someone/coco-test"]) == 0

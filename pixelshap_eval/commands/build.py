@@ -18,6 +18,14 @@ from pixelshap_eval.data.attention import build_attention_set
 from pixelshap_eval.data.cards import BuiltSet, check_output_folder
 from pixelshap_eval.data.checks import check_output_location
 from pixelshap_eval.data.coco import CocoSelection, build_coco_set
+from pixelshap_eval.data.coco_release import (
+    ANNOTATIONS_URL_ENV,
+    CACHE_ENV,
+    IMAGES_URL_ENV,
+    SPLITS,
+    default_cache_dir,
+    fetch_coco,
+)
 from pixelshap_eval.data.human import build_human_set
 from pixelshap_eval.data.locate import DATA_DIR_ENV
 from pixelshap_eval.data.openai_questions import (
@@ -90,11 +98,22 @@ def _add_coco(sets: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="object-importance set from COCO instance annotations",
         description="Questions that only one target object of the image answers, from a COCO instances JSON.",
     )
+    parser.add_argument("--annotations", type=Path, help="COCO instances JSON, e.g. instances_val2017.json")
+    parser.add_argument("--images", type=Path, help="the folder of that split's images")
     parser.add_argument(
-        "--annotations", type=Path, required=True, help="COCO instances JSON, e.g. instances_val2017.json"
+        "--split", help="source split name (default: from the annotations file name; with --download: val2017)"
     )
-    parser.add_argument("--images", type=Path, required=True, help="the folder of that split's images")
-    parser.add_argument("--split", help="source split name (default: from the annotations file name)")
+    download = parser.add_argument_group("official release (instead of --annotations and --images)")
+    download.add_argument(
+        "--download", action="store_true",
+        help=f"fetch COCO 2017 (annotations + the --split's images: {', '.join(SPLITS)}) from images.cocodataset.org, "
+        "verified, resumable, cached",
+    )
+    download.add_argument(
+        "--cache-dir", type=Path, help=f"where the archives are kept (default: ${CACHE_ENV}/coco or ~/.cache/pixelshap-eval/coco)"
+    )
+    download.add_argument("--annotations-url", help=f"annotation archive URL, e.g. a mirror (default: ${ANNOTATIONS_URL_ENV} or the official one)")
+    download.add_argument("--images-url", help=f"image archive URL (default: ${IMAGES_URL_ENV} or the official one)")
     parser.add_argument(
         "--seed", type=int, default=defaults.seed, help="seed of target and template choice (default: %(default)s)"
     )
@@ -146,10 +165,24 @@ def _build_coco(args: argparse.Namespace) -> BuiltSet:
         )
         writer = ChatQuestionWriter(endpoint)
     selection = CocoSelection(args.min_area_fraction, args.max_questions_per_image, args.seed)
+    annotations, images, split = _coco_inputs(args)
     return build_coco_set(
-        args.annotations, args.images, selection, limit=args.limit, split=args.split, question_writer=writer,
+        annotations, images, selection, limit=args.limit, split=split, question_writer=writer,
         skip_invalid=args.skip_invalid,
     )
+
+
+def _coco_inputs(args: argparse.Namespace) -> tuple[Path, Path, str | None]:
+    """(annotations file, image folder, split): the ones given, or the downloaded release's."""
+    if not args.download:
+        if args.annotations is None or args.images is None:
+            raise ValueError("pass --annotations FILE and --images DIR, or --download to fetch COCO 2017")
+        return args.annotations, args.images, args.split
+    if args.annotations is not None or args.images is not None:
+        raise ValueError("--download fetches the annotations and images itself: drop --annotations and --images")
+    split = args.split or "val2017"
+    files = fetch_coco(args.cache_dir or default_cache_dir(), split, args.annotations_url, args.images_url)
+    return files.annotations, files.images, split
 
 
 def _add_human(sets: argparse._SubParsersAction) -> argparse.ArgumentParser:

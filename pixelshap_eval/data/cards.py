@@ -19,6 +19,7 @@ from huggingface_hub import DatasetCard
 from pixelshap_eval.data.fingerprint import write_fingerprint
 
 EVALUATION_SPLIT = "test"  # every built set has this one split (lmms-eval tasks read `test_split: test`)
+MAX_SHARD_SIZE = "64MB"  # saved and uploaded in shards of at most this size, so no step holds a whole set
 
 Stats = dict[str, Any]  # counts by name, or by name and category
 
@@ -41,14 +42,14 @@ class BuiltSet:
         out = Path(out)
         if check_output_folder(out, overwrite):
             shutil.rmtree(out)
-        self.dataset.save_to_disk(str(out))
+        self.dataset.save_to_disk(str(out), max_shard_size=MAX_SHARD_SIZE)
         (out / "README.md").write_text(self.card, encoding="utf-8")
         write_fingerprint(self.dataset, out)
         return out
 
     def push_to_hub(self, repo_id: str) -> None:
         """Upload the set and then its card (which replaces the card `datasets` writes)."""
-        self.dataset.push_to_hub(repo_id)
+        self.dataset.push_to_hub(repo_id, max_shard_size=MAX_SHARD_SIZE)
         DatasetCard(self.card).push_to_hub(repo_id)
 
 

@@ -25,19 +25,20 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from datasets import Dataset, DatasetDict
+from datasets import DatasetDict
 from pycocotools import mask as mask_utils
 
 from pixelshap_eval.coco_masks import segmentation_rle
 from pixelshap_eval.data.cards import EVALUATION_SPLIT, BuiltSet, CardText, render_card
 from pixelshap_eval.data.checks import Problems, box_problem, confined_path, decode_image
 from pixelshap_eval.data.schema import OBJECT_IMPORTANCE_FEATURES
+from pixelshap_eval.data.staging import stream_rows
 
 ACTION = ("action", "What is the {name} doing?")
 CLOTHING = ("clothing", "What is the {name} wearing?")
@@ -296,11 +297,12 @@ class PlannedImage:
 
 
 def plan_targets(
-    source: CocoSource, images: list[dict], selection: CocoSelection
-) -> tuple[list[PlannedImage], Counter]:
-    """Players and chosen targets of each image with a valid target, and the selection counts."""
-    stats: Counter = Counter(dict.fromkeys(SELECTION_COUNTS, 0))
-    planned = []
+    source: CocoSource, images: Iterable[dict], selection: CocoSelection, stats: Counter
+) -> Iterator[PlannedImage]:
+    """Players and chosen targets of each image with a valid target, one image at a time (so that
+    only one image's masks are held); adds the selection counts to `stats` as it goes."""
+    for name in SELECTION_COUNTS:
+        stats.setdefault(name, 0)
     for image in images:
         height, width = int(image["height"]), int(image["width"])
         annotations = source.annotations_by_image[int(image["id"])]
@@ -315,8 +317,24 @@ def plan_targets(
             continue
         rng = np.random.default_rng([selection.seed, int(image["id"])])
         targets = [valid[i] for i in rng.permutation(len(valid))[: selection.max_questions_per_image]]
-        planned.append(PlannedImage(image, objects, targets, rng))
-    return planned, stats
+        yield PlannedImage(image, objects, targets, rng)
+
+
+@dataclass
+class RowTally:
+    """What the card and the summary count about the rows, kept while they stream to disk."""
+
+    rows: int = 0
+    images: int = 0
+    by_type: Counter = field(default_factory=Counter)
+    by_supercategory: Counter = field(default_factory=Counter)
+    licenses: set[int] = field(default_factory=set)
+
+    def add(self, row: dict) -> None:
+        self.rows += 1
+        self.by_type[row["question_type"]] += 1
+        self.by_supercategory[row["target"]["supercategory"]] += 1
+        self.licenses.add(row["license"])
 
 
 def build_coco_set(
@@ -334,8 +352,8 @@ def build_coco_set(
     `question_writer` replaces the templates (e.g. `openai_questions.ChatQuestionWriter`).
     Every image is decoded fully and every annotation validated (`checks`): a problem is refused
     with one message, or with `skip_invalid` its image is skipped and counted in the summary
-    and the card. The whole set is assembled in memory (about the image bytes times the
-    questions per image).
+    and the card. Rows stream to a staging file as they are made (`staging`), so memory holds
+    the annotations and one image at a time, whatever the number of images.
     """
     images = Path(images)
     if not images.is_dir():
@@ -347,42 +365,55 @@ def build_coco_set(
     split = split or infer_split(source.path, images)
     considered = source.images[:limit] if limit else source.images
     located = _located_images(source, considered, images, problems)
-    planned, stats = plan_targets(source, [image for image, _ in located], selection)
     files = {int(image["id"]): path for image, path in located}
-
-    rows = []
-    for plan in planned:
-        image_file = files[int(plan.image["id"])]
-        image_bytes = _decoded_bytes(image_file, plan.image, problems)
-        if image_bytes is None:
-            continue
-        for target_index in plan.targets:
-            question, question_type = _question(plan, target_index, image_bytes, question_writer)
-            rows.append(_row(plan, target_index, question, question_type, image_bytes, split))
-    if not rows:
+    stats: Counter = Counter()
+    tally = RowTally()
+    planned = plan_targets(source, [image for image, _ in located], selection, stats)
+    rows = _rows(planned, files, split, question_writer, problems, tally)
+    dataset = DatasetDict({EVALUATION_SPLIT: stream_rows(rows, OBJECT_IMPORTANCE_FEATURES)})
+    if not tally.rows:
         raise ValueError(
             f"no image of {source.path} has a valid target (unique in its category, not crowd, at least "
             f"{selection.min_area_fraction:.1%} of the image); lower min_area_fraction or use more images"
         )
 
     counts = {
-        "rows": len(rows),
+        "rows": tally.rows,
         "images in file": len(source.images),
         "images considered": len(considered),
-        "images with questions": len({row["image_id"] for row in rows}),
+        "images with questions": tally.images,
         **dict(stats),
         **problems.summary(),
-        "questions by type": dict(Counter(row["question_type"] for row in rows)),
-        "questions by target supercategory": dict(Counter(row["target"]["supercategory"] for row in rows)),
+        "questions by type": dict(tally.by_type),
+        "questions by target supercategory": dict(tally.by_supercategory),
     }
-    dataset = DatasetDict({EVALUATION_SPLIT: Dataset.from_list(rows, features=OBJECT_IMPORTANCE_FEATURES)})
-    used_licenses = sorted({row["license"] for row in rows})
     card = render_card(
-        _card_text(source, split, selection, question_writer is not None, used_licenses),
+        _card_text(source, split, selection, question_writer is not None, sorted(tally.licenses)),
         OBJECT_IMPORTANCE_FEATURES,
         counts,
     )
     return BuiltSet(name="coco", dataset=dataset, card=card, stats=counts)
+
+
+def _rows(
+    planned: Iterable[PlannedImage],
+    files: dict[int, Path],
+    split: str,
+    question_writer: QuestionWriter | None,
+    problems: Problems,
+    tally: RowTally,
+) -> Iterator[dict]:
+    """The rows of the planned images, one image's file in memory at a time, counted in `tally`."""
+    for plan in planned:
+        image_bytes = _decoded_bytes(files[int(plan.image["id"])], plan.image, problems)
+        if image_bytes is None:
+            continue
+        tally.images += 1
+        for target_index in plan.targets:
+            question, question_type = _question(plan, target_index, image_bytes, question_writer)
+            row = _row(plan, target_index, question, question_type, image_bytes, split)
+            tally.add(row)
+            yield row
 
 
 def _located_images(source: CocoSource, entries: list[dict], folder: Path, problems: Problems) -> list[tuple[dict, Path]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from datasets import DatasetDict
@@ -17,17 +18,39 @@ from datasets import DatasetDict
 FINGERPRINT_FILE = "pixelshap_fingerprint.json"
 
 
+FINGERPRINT_BATCH_ROWS = 1024  # rows per IPC batch: part of the hashed bytes, so fixed
+
+
+class _DigestSink:
+    """A write-only file that feeds what is written to a hash instead of holding it."""
+
+    def __init__(self, digest: Any) -> None:
+        self.digest = digest
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return len(data)
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
 def content_fingerprint(dataset: DatasetDict) -> str:
-    """sha256 over every split's name, schema and rows (Arrow IPC bytes, images included)."""
+    """sha256 over every split's name, schema and rows (Arrow IPC bytes, images included), in
+    batches of `FINGERPRINT_BATCH_ROWS` rows however the table is chunked; one batch is held
+    at a time, so a set larger than memory can be fingerprinted."""
     digest = hashlib.sha256()
     for split in sorted(dataset):
-        table = dataset[split].with_format("arrow")[:]
+        rows = dataset[split].with_format("arrow")
         digest.update(split.encode())
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            for batch in table.combine_chunks().to_batches(max_chunksize=1024):
-                writer.write_batch(batch)
-        digest.update(sink.getvalue().to_pybytes())
+        with pa.ipc.new_stream(pa.PythonFile(_DigestSink(digest), mode="w"), rows[:0].schema) as writer:
+            for start in range(0, rows.num_rows, FINGERPRINT_BATCH_ROWS):
+                for batch in rows[start : start + FINGERPRINT_BATCH_ROWS].combine_chunks().to_batches():
+                    writer.write_batch(batch)
     return "sha256:" + digest.hexdigest()
 
 

@@ -198,7 +198,7 @@ def report(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tiny", action="store_true", help="a toy-size model of the same structure, on CPU, in float32 (tests)")
     parser.add_argument("--images", type=int, default=8, help="COCO questions per budget")
@@ -208,7 +208,7 @@ def main() -> None:
     parser.add_argument("--device", default=None, help="default: cuda when available (the 7B model needs it), else cpu for --tiny")
     parser.add_argument("--coco", default=None, help="COCO-format folder to build the question set from (default: coco_tiny)")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     budgets = parse_budgets(args.budgets)
     if args.images < 1 or args.batch_size < 1 or args.new_tokens < 1:
         raise SystemExit("--images, --batch-size and --new-tokens must be >= 1")

@@ -156,15 +156,16 @@ def run_budget(model: PixelShapHF, budget: int, args: argparse.Namespace, manage
             gen_kwargs=f"max_new_tokens={args.new_tokens}", task_manager=manager,
         )
         wall = time.perf_counter() - start
-    scored = int(results["results"][TASK]["documents_scored,none"])
+    counts = {kind: int(results["results"][TASK][f"documents_{kind},none"]) for kind in ("scored", "skipped", "failed")}
+    images = sum(counts.values())  # fewer than --images when the set is smaller
     model_s, embedding_s = clock.seconds.get("model", 0.0), clock.seconds.get("embedding", 0.0)
-    per_image = wall / args.images
+    per_image = wall / images
     return {
         "budget": budget,
-        "images": args.images,
-        "documents_scored": scored,
+        "images": images,
+        "documents_scored": counts["scored"],
         "model_calls": calls.rows,
-        "calls_per_image": calls.rows / args.images,
+        "calls_per_image": calls.rows / images,
         "new_tokens_per_answer": sorted(calls.new_tokens),
         "wall_s": wall,
         "seconds_per_image": per_image,
@@ -252,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         "dtype": str(next(loaded.parameters()).dtype).removeprefix("torch."),
         "attention": loaded.config._attn_implementation,
         "batch_size": args.batch_size,
-        "images": args.images,
+        "images": runs[0]["images"],
         "new_tokens": args.new_tokens,
         "paper_seconds_per_image": PAPER_SECONDS_PER_IMAGE,
         "runs": runs,

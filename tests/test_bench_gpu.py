@@ -85,7 +85,7 @@ def test_tiny_run_prints_sane_figures(tmp_path, shared_data, monkeypatch, capsys
     assert figures["model"] == TINY.name and figures["device"] == "cpu" and figures["attention"] == "sdpa"
     assert [run["budget"] for run in figures["runs"]] == [21, 30]
     for run in figures["runs"]:
-        assert run["documents_scored"] == 1
+        assert run["images"] == run["documents_scored"] == 1
         assert 0 < run["model_calls"] <= run["budget"]
         assert run["new_tokens_per_answer"] == [4]  # forced: random weights would stop anywhere
         assert run["seconds_per_image"] > 0 and run["wall_s"] > run["model_s"] > 0

@@ -19,7 +19,7 @@ from pixelshap_eval.toy.tokenizer import word_level_tokenizer
 
 FAMILIES = ("llava", "llava_next", "qwen2_vl", "qwen2_5_vl")
 
-_WORDS = (
+WORDS = (
     "what is the color of object shape at top bottom left right does this image show a one word answer "
     "please yes no red green blue yellow gray white black circle square triangle person dog cat car "
     "frisbee man woman holding sitting on in and with which where how many"
@@ -53,7 +53,7 @@ QWEN_TEMPLATE = (
 _QWEN_SPECIAL = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
 
 
-def word_tokenizer(extra_special: list[str], words: Sequence[str] = _WORDS, chat_template: str | None = None) -> PreTrainedTokenizerFast:
+def word_tokenizer(extra_special: list[str], words: Sequence[str] = WORDS, chat_template: str | None = None) -> PreTrainedTokenizerFast:
     """A word-level fast tokenizer over a small English vocabulary (left padding, `</s>` ends answers)."""
     tokens = ["<pad>", "<unk>", "<s>", "</s>", *extra_special, *_PUNCTUATION, "USER", "ASSISTANT", *words]
     return word_level_tokenizer(tokens, extra_special, chat_template=chat_template)

@@ -65,13 +65,20 @@ def lens_parts(model: Any) -> LensParts:
     return LensParts(layers=list(layers), norm=norm, head=head)
 
 
-def resolve_layers(spec: LayerSpec, n_layers: int) -> tuple[int, ...]:
-    """The 1-based layer numbers `spec` names: `"all"` (1..n_layers) or a list of numbers, kept
-    in increasing order without repeats; a number outside 1..n_layers is an error."""
+def resolve_layers(spec: LayerSpec, n_layers: int | None) -> tuple[int, ...]:
+    """The 1-based layer numbers `spec` names: `"all"` (1..n_layers) or a list of numbers (also
+    as text, "1 8 16", which fits in a `PIXELSHAP_CONFIG` value), kept in increasing order
+    without repeats; a number outside 1..n_layers is an error. `n_layers=None` (the model is
+    not known yet) checks the form only and cannot resolve "all"."""
     if isinstance(spec, str):
-        if spec.strip().lower() != ALL_LAYERS:
-            raise ValueError(f"layers={spec!r} is not understood: use 'all' or a list of layer numbers such as [1, 8, 16]")
-        return tuple(range(1, n_layers + 1))
+        if spec.strip().lower() == ALL_LAYERS:
+            if n_layers is None:
+                raise ValueError("layers='all' can only be resolved once the model's number of layers is known")
+            return tuple(range(1, n_layers + 1))
+        words = spec.replace(";", " ").split()
+        if not words or not all(word.isdigit() for word in words):
+            raise ValueError(f"layers={spec!r} is not understood: use 'all' or layer numbers such as [1, 8, 16] (or '1 8 16')")
+        spec = [int(word) for word in words]
     if not isinstance(spec, Sequence):
         raise ValueError(f"layers={spec!r} must be whole layer numbers (1-based) in a list, or 'all'")
     numbers = list(spec)
@@ -79,9 +86,10 @@ def resolve_layers(spec: LayerSpec, n_layers: int) -> tuple[int, ...]:
         raise ValueError("layers is an empty list: name at least one layer, or use 'all'")
     if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) for n in numbers):
         raise ValueError(f"layers={numbers!r} must be whole layer numbers (1-based) or 'all'")
-    outside = sorted({int(n) for n in numbers if not 1 <= int(n) <= n_layers})
+    outside = sorted({int(n) for n in numbers if int(n) < 1 or (n_layers is not None and int(n) > n_layers)})
     if outside:
-        raise ValueError(f"layers {outside} are out of range: this model has decoder layers 1..{n_layers} (1-based)")
+        known = "layers are numbered from 1" if n_layers is None else f"this model has decoder layers 1..{n_layers} (1-based)"
+        raise ValueError(f"layers {outside} are out of range: {known}")
     return tuple(sorted({int(n) for n in numbers}))
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from lmms_eval.api.registry import get_aggregation
+from lmms_eval.api.metrics import mean
 
 from pixelshap_eval.lmms.documents import DocPlayers, doc_key
 from pixelshap_eval.lmms.layer_requests import LayerwiseTarget, check_layerwise_model
@@ -42,7 +42,7 @@ class LayerAggregations(dict):
     def __missing__(self, name: str) -> Callable:
         if split_layer_metric(name) is None:
             raise KeyError(name)
-        return get_aggregation("mean")
+        return mean
 
 
 class LayerwiseTask(AttributionTask):

@@ -81,16 +81,16 @@ def resolve_layers(spec: LayerSpec, n_layers: int | None) -> tuple[int, ...]:
         spec = [int(word) for word in words]
     if not isinstance(spec, Sequence):
         raise ValueError(f"layers={spec!r} must be whole layer numbers (1-based) in a list, or 'all'")
-    numbers = list(spec)
-    if not numbers:
+    if not spec:
         raise ValueError("layers is an empty list: name at least one layer, or use 'all'")
-    if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) for n in numbers):
-        raise ValueError(f"layers={numbers!r} must be whole layer numbers (1-based) or 'all'")
-    outside = sorted({int(n) for n in numbers if int(n) < 1 or (n_layers is not None and int(n) > n_layers)})
+    if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) for n in spec):
+        raise ValueError(f"layers={list(spec)!r} must be whole layer numbers (1-based) or 'all'")
+    numbers = [int(n) for n in spec]
+    outside = sorted({n for n in numbers if n < 1 or (n_layers is not None and n > n_layers)})
     if outside:
         known = "layers are numbered from 1" if n_layers is None else f"this model has decoder layers 1..{n_layers} (1-based)"
         raise ValueError(f"layers {outside} are out of range: {known}")
-    return tuple(sorted({int(n) for n in numbers}))
+    return tuple(sorted(set(numbers)))
 
 
 def first_token_probs(model: Any, inputs: dict[str, Any], token_ids: Sequence[int], layers: Sequence[int]) -> np.ndarray:

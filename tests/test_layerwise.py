@@ -87,3 +87,23 @@ def test_per_layer_metrics_are_averaged():
     assert aggregations["recall_at_1_layer_07"]([1.0, 0.0]) == 0.5
     with pytest.raises(KeyError):
         aggregations["other"]
+
+
+def test_the_layerwise_tasks_build_and_ordinary_tasks_refuse_layerwise(monkeypatch, pixelshap_data_dir, human_set_dir):
+    import lmms_eval.models  # noqa: F401  (the plugin's entry point, as the CLI loads it)
+    from lmms_eval.tasks import TaskManager, get_task_dict
+
+    from pixelshap_eval.lmms.layerwise import HumanLayerwiseTask
+
+    monkeypatch.setenv("PIXELSHAP_DATA_DIR", str(pixelshap_data_dir))
+    monkeypatch.delenv("PIXELSHAP_CONFIG", raising=False)
+    manager = TaskManager()
+    task = get_task_dict(["pixelshap_human_layerwise"], manager)["pixelshap_human_layerwise"]
+    assert isinstance(task, HumanLayerwiseTask) and task.LAYER_METRICS == ("hit_at_3",)
+    assert task.settings.layerwise and task.settings.layers == "all" and task.settings.reference == "gold"
+    monkeypatch.setenv("PIXELSHAP_CONFIG", "pixelshap_human.layerwise=true")
+    with pytest.raises(ValueError, match="needs a layer-wise task"):
+        get_task_dict(["pixelshap_human"], manager)
+    monkeypatch.setenv("PIXELSHAP_CONFIG", "pixelshap_human_layerwise.layerwise=false")
+    with pytest.raises(ValueError, match="it needs layerwise=true"):
+        get_task_dict(["pixelshap_human_layerwise"], manager)

@@ -2,7 +2,9 @@
 
 Unlike most bundled wrappers it batches requests that each carry their own image (every
 coalition of an attribution is a different masked image), and it implements `loglikelihood`
-as the summed log-probability of the continuation given the image and the prompt.
+as the summed log-probability of the continuation given the image and the prompt; a
+layer-wise request (`layer_requests.LayerwiseTarget` continuation) gets the continuation's
+first-token probability at every requested decoder layer instead, as JSON text.
 
     lmms-eval --model pixelshap_hf --model_args pretrained=DIR,dtype=bfloat16 --batch_size 32 ...
     lmms-eval --model pixelshap_hf --model_args pretrained=DIR,randomize=full,randomize_seed=0 ...   (randomisation test)

@@ -13,6 +13,7 @@ from pixelshap_eval.report.runs import Metric, RunOutput
 
 WIDTH, HEIGHT = 460, 250
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 14, 38
+INSET = 14  # the first and last layer's points stay clear of the axes
 COLOURS = ("#b2182b", "#2166ac", "#1b7837", "#762a83", "#e08214", "#4d4d4d")
 
 
@@ -47,7 +48,7 @@ def _plot(runs: list[RunOutput], task: str, metric: str, by_run: list[dict[int, 
     first, last = layers[0], layers[-1]
 
     def x(layer: float) -> float:
-        return LEFT + (WIDTH - LEFT - RIGHT) * (0.5 if last == first else (layer - first) / (last - first))
+        return LEFT + INSET + (WIDTH - LEFT - RIGHT - 2 * INSET) * (0.5 if last == first else (layer - first) / (last - first))
 
     def y(value: float) -> float:
         return TOP + (HEIGHT - TOP - BOTTOM) * (1 - (min(max(value, low), high) - low) / (high - low))

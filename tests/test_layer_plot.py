@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from pixelshap_eval.report.html import render_report
-from pixelshap_eval.report.layer_plot import layer_series
+from pixelshap_eval.report.layer_plot import first_best_layer, layer_series
 from pixelshap_eval.report.runs import Metric, RunOutput
 
 TASK = "pixelshap_synth_layerwise"
@@ -29,6 +29,14 @@ def test_per_layer_metrics_become_one_line_per_run(tmp_path):
     xs, ys = zip(*((float(a), float(b)) for a, b in (p.split(",") for p in trained_line)))
     assert list(xs) == sorted(xs) and ys[0] > ys[1] > ys[2]  # layers left to right; a higher value is drawn higher
     assert not re.search(r'(src|href)="(?!data:)', text)
+    assert "trained (best 1.000 from layer 3)" in text and "control (best 0.250 from layer 1)" in text
+
+
+def test_the_first_best_layer_follows_the_metrics_direction():
+    points = {1: Metric(0.3, None), 2: Metric(0.9, None), 3: Metric(0.9, None), 4: Metric(float("nan"), None)}
+    assert first_best_layer(points) == 2
+    assert first_best_layer(points, higher=False) == 1
+    assert first_best_layer({}) is None
 
 
 def test_no_section_without_per_layer_metrics(tmp_path):

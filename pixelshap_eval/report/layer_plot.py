@@ -8,7 +8,7 @@ import html
 import math
 from collections import defaultdict
 
-from pixelshap_eval.metrics import split_layer_metric
+from pixelshap_eval.metrics import higher_is_better, layer_metric_name, split_layer_metric
 from pixelshap_eval.report.runs import Metric, RunOutput
 
 WIDTH, HEIGHT = 460, 250
@@ -26,6 +26,16 @@ def layer_series(runs: list[RunOutput], task: str) -> dict[str, list[dict[int, M
             if split is not None:
                 series[split[0]][index][split[1]] = metric
     return dict(series)
+
+
+def first_best_layer(points: dict[int, Metric], higher: bool = True) -> int | None:
+    """The first layer at which the metric reaches its best value over the layers (for
+    Recall@1: where the target first becomes the top player as often as it ever does)."""
+    finite = {layer: m.value for layer, m in points.items() if math.isfinite(m.value)}
+    if not finite:
+        return None
+    best = max(finite.values()) if higher else min(finite.values())
+    return min(layer for layer, value in finite.items() if value == best)
 
 
 def layer_section(runs: list[RunOutput], tasks: list[str]) -> str:
@@ -74,7 +84,10 @@ def _plot(runs: list[RunOutput], task: str, metric: str, by_run: list[dict[int, 
             if m.stderr and math.isfinite(m.stderr):
                 parts.append(f'<line x1="{x(layer):.1f}" y1="{y(m.value - m.stderr):.1f}" x2="{x(layer):.1f}" y2="{y(m.value + m.stderr):.1f}" stroke="{colour}"/>')
             parts.append(f'<circle cx="{x(layer):.1f}" cy="{y(m.value):.1f}" r="3" fill="{colour}"><title>{html.escape(run.label)}, layer {layer}: {m.value:.3f}</title></circle>')
-        legend.append(f'<span class="swatch" style="background:{colour}"></span>{html.escape(run.label)}')
+        higher = run.higher_is_better.get(task, {}).get(layer_metric_name(metric, ordered[0][0]), higher_is_better(metric))
+        best = first_best_layer(points, higher is not False)
+        reached = "" if best is None else f" (best {points[best].value:.3f} from layer {best})"
+        legend.append(f'<span class="swatch" style="background:{colour}"></span>{html.escape(run.label)}{reached}')
     svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{html.escape(metric)} by layer">{"".join(parts)}</svg>'
     caption = f"<b>{html.escape(task)}</b>: {html.escape(metric)} by decoder layer (± standard error). {' '.join(legend)}"
     return f'<figure class="layers">{svg}<figcaption>{caption}</figcaption></figure>'

@@ -66,8 +66,8 @@ def lens_parts(model: Any) -> LensParts:
 
 
 def resolve_layers(spec: LayerSpec, n_layers: int | None) -> tuple[int, ...]:
-    """The 1-based layer numbers `spec` names: `"all"` (1..n_layers) or a list of numbers (also
-    as text, "1 8 16", which fits in a `PIXELSHAP_CONFIG` value), kept in increasing order
+    """The 1-based layer numbers `spec` names: `"all"` (1..n_layers), one number, or a list of
+    numbers (also as text, "1 8 16", which fits in a `PIXELSHAP_CONFIG` value), kept in increasing order
     without repeats; a number outside 1..n_layers is an error. `n_layers=None` (the model is
     not known yet) checks the form only and cannot resolve "all"."""
     if isinstance(spec, str):
@@ -79,6 +79,8 @@ def resolve_layers(spec: LayerSpec, n_layers: int | None) -> tuple[int, ...]:
         if not words or not all(word.isdigit() for word in words):
             raise ValueError(f"layers={spec!r} is not understood: use 'all' or layer numbers such as [1, 8, 16] (or '1 8 16')")
         spec = [int(word) for word in words]
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+        spec = [int(spec)]  # one layer (`PIXELSHAP_CONFIG="layers=8"`)
     if not isinstance(spec, Sequence):
         raise ValueError(f"layers={spec!r} must be whole layer numbers (1-based) in a list, or 'all'")
     if not spec:

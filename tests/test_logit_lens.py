@@ -64,7 +64,7 @@ def test_an_empty_answer_has_probability_one(runner):
 
 @pytest.mark.parametrize(
     ("spec", "message"),
-    [(0, "must be whole"), ([0], "out of range"), ([3], r"1\.\.2"), ("some", "not understood"), ([], "empty"), ([1.5], "whole"), ([True], "whole")],
+    [(0, "out of range"), (2.0, "must be whole"), ([0], "out of range"), ([3], r"1\.\.2"), ("some", "not understood"), ([], "empty"), ([1.5], "whole"), ([True], "whole")],
 )
 def test_bad_layer_specs_are_refused(spec, message):
     with pytest.raises((ValueError, TypeError), match=message):
@@ -81,3 +81,4 @@ def test_resolved_layers_are_sorted_unique_and_in_range(numbers, n_layers):
     layers = resolve_layers(numbers, n_layers)
     assert list(layers) == sorted(set(numbers))
     assert resolve_layers("ALL", n_layers) == tuple(range(1, n_layers + 1))
+    assert resolve_layers(numbers[0], n_layers) == (numbers[0],)

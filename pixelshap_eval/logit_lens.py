@@ -6,17 +6,20 @@ first token; prompts are left-padded, so it is the last column for every row) is
 the model's final norm and LM head, as if the layers above it were skipped. The last layer read
 this way is the model's ordinary next-token distribution. Forward hooks keep one hidden vector
 per row and layer, and the model itself computes logits at the last position only, so a coalition
-costs one forward whatever the number of layers.
+costs one forward whatever the number of layers. (torch is imported where it is used, so the
+task settings can check `layers` without loading it.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 ALL_LAYERS = "all"
 
@@ -51,6 +54,8 @@ def lens_parts(model: Any) -> LensParts:
     """The decoder layers, final norm and LM head of an HF causal or image-text-to-text model
     (LLaVA, LLaVA-NeXT, Qwen2-VL, Qwen2.5-VL and the toy model all expose them through
     `get_decoder()` and `get_output_embeddings()`)."""
+    import torch
+
     name = type(model).__name__
     decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
     layers = getattr(decoder, "layers", None)
@@ -99,6 +104,8 @@ def first_token_probs(model: Any, inputs: dict[str, Any], token_ids: Sequence[in
     """(batch, len(layers)) probabilities of `token_ids[i]` (row i's answer's first token) at
     the last position of the left-padded `inputs`, read through the logit lens after each of the
     1-based `layers`."""
+    import torch
+
     parts = lens_parts(model)
     chosen = resolve_layers(list(layers), parts.n_layers)
     batch = int(inputs["input_ids"].shape[0])

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from pixelshap_eval.images import to_rgb
+from pixelshap_eval.logit_lens import LayerProbs, LayerSpec, first_token_probs, lens_parts, resolve_layers
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,23 @@ class HFRunner:
     ) -> np.ndarray:
         """Summed log-probability of each continuation."""
         return np.array([s.logprob for s in self.score(images, questions, continuations)], dtype=float)
+
+    def layer_first_token_probs(
+        self, images: Sequence[Image.Image], questions: Sequence[str], answers: Sequence[str], layers: LayerSpec = "all"
+    ) -> LayerProbs:
+        """The probability of each answer's first token given its image and question, read
+        through the logit lens at each of `layers` (see `logit_lens`), one forward per item.
+        An empty answer has probability 1 at every layer (nothing to predict)."""
+        _check_lengths(images, questions, answers)
+        chosen = resolve_layers(layers, lens_parts(self.model).n_layers)
+        probs = np.ones((len(images), len(chosen)))
+        first = [self.tokenizer(a, add_special_tokens=False)["input_ids"][:1] for a in answers]
+        todo = [i for i, ids in enumerate(first) if ids]
+        for start in range(0, len(todo), self.batch_size):
+            rows = todo[start : start + self.batch_size]
+            inputs = self._encode([self.prompt(questions[i]) for i in rows], [to_rgb(images[i]) for i in rows])
+            probs[rows] = first_token_probs(self.model, inputs, [first[i][0] for i in rows], chosen)
+        return LayerProbs(layers=chosen, n_layers=lens_parts(self.model).n_layers, probs=probs)
 
     def _encode(self, prompts: list[str], images: list[Image.Image]) -> dict[str, torch.Tensor]:
         inputs = self.processor(text=prompts, images=images, return_tensors="pt", padding=True)

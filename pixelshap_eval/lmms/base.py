@@ -50,6 +50,8 @@ class DocumentNotPlanned(Exception):
 class CoalitionTask(ConfigurableTask):
     """Documents -> coalition requests -> coalition values; subclasses plan and evaluate."""
 
+    LAYERWISE = False  # whether the task reads values at every layer (`layerwise: true`)
+
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         config = dict(config or {})
         config.pop("class", None)
@@ -57,6 +59,8 @@ class CoalitionTask(ConfigurableTask):
         # a non-empty process_results keeps lmms-eval from looking metric names up in its registry
         config["process_results"] = f"{type(self).__module__}.{type(self).__name__}.process_results"
         self.settings: AttributionConfig = load_config(config["task"], block, known_tasks=known_task_names())
+        if self.settings.layerwise and not self.LAYERWISE:
+            raise ValueError(f"pixelshap option layerwise=true needs a layer-wise task (pixelshap_*_layerwise), not {config['task']}")
         config["metadata"] = {**(config.get("metadata") or {}), "pixelshap": self.settings.as_dict()}
         self.request_style = "simple"  # set to "chat" by the plugin's TaskManager hook for chat models
         self._lock = threading.Lock()
@@ -214,7 +218,7 @@ class CoalitionTask(ConfigurableTask):
         self._check_routing(key)
         if self.settings.value == "geomean_prob":
             self._check_end_token_scoring(key)
-        full_answer, values = coalition_values(self.settings, self.config.task, results, len(plan))
+        full_answer, values = self.read_values(key, results, len(plan))
         record: dict[str, Any] = {"question_id": key, "question": doc.get("question"), "full_answer": full_answer}
         reference = full_answer
         if self.settings.value != "similarity":
@@ -235,6 +239,10 @@ class CoalitionTask(ConfigurableTask):
             return {**document_counts("failed"), "pixelshap": record}
         record.update(details)
         return {**found, **document_counts("scored"), "pixelshap": record}
+
+    def read_values(self, key: str, results: list[Any], n_rows: int) -> tuple[str, np.ndarray]:
+        """(the full-image answer, the values of the document's `n_rows` coalitions) from its responses."""
+        return coalition_values(self.settings, self.config.task, results, n_rows)
 
     @abc.abstractmethod
     def evaluate(self, doc: dict[str, Any], players: DocPlayers, plan: Coalitions, values: np.ndarray) -> tuple[dict[str, float], dict[str, Any]]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from pixelshap_eval.logit_lens import ALL_LAYERS, resolve_layers
 from pixelshap_eval.masking import Masker
 from pixelshap_eval.shapley import ESTIMATORS
 from pixelshap_eval.shapley.surrogate import READOUTS
@@ -56,6 +57,8 @@ class AttributionConfig:
     seed: int = 0
     heatmaps: bool = True
     rankings: str | None = None  # faithfulness tasks: samples JSONL of the attribution run
+    layerwise: bool = False  # layer-wise tasks: v(S) = first-token probability at each decoder layer
+    layers: str | tuple[int, ...] = ALL_LAYERS  # layer-wise: "all" or 1-based layer numbers
 
     def __post_init__(self) -> None:
         _check_choice("players", self.players, PLAYER_SOURCES)
@@ -83,6 +86,7 @@ class AttributionConfig:
         if self.embedder is not None:
             _check_embedder(self.embedder)
         budget_for(self.budget, 4)  # validates the formula early
+        _check_layers(self)
         _ = self.masker  # building it validates the masking settings early
 
     @property
@@ -97,6 +101,23 @@ class AttributionConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _check_layers(config: AttributionConfig) -> None:
+    """`layers` checked as far as it can be before the model is known (its range is checked by
+    the model), and kept as "all" or a tuple; layer-wise values need a log-probability task."""
+    if isinstance(config.layers, str) and config.layers.strip().lower() == ALL_LAYERS:
+        object.__setattr__(config, "layers", ALL_LAYERS)
+    else:
+        try:
+            object.__setattr__(config, "layers", resolve_layers(config.layers, n_layers=None))
+        except ValueError as error:
+            raise ValueError(f"pixelshap option {error}") from None
+    if config.layerwise and config.value != "logprob":
+        raise ValueError(
+            "pixelshap option layerwise=true reads the first-token probability of the answer a log-probability task "
+            f"scores: set value=logprob (got value={config.value})"
+        )
 
 
 def budget_for(budget: int | str, n_players: int) -> int | None:

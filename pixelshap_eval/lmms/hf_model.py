@@ -3,7 +3,9 @@
 Unlike most bundled wrappers it batches requests that each carry their own image (every
 coalition of an attribution is a different masked image), and it implements `loglikelihood`
 as the summed log-probability of the continuation given the image and the prompt (or, when the
-task asks with `routing.MEAN_WITH_END_TOKEN`, the mean over the continuation and the end token).
+task asks with `routing.MEAN_WITH_END_TOKEN`, the mean over the continuation and the end token);
+a layer-wise request (`layer_requests.LayerwiseTarget` continuation) gets the continuation's
+first-token probability at every requested decoder layer instead, as JSON text.
 
     lmms-eval --model pixelshap_hf --model_args pretrained=DIR,dtype=bfloat16 --batch_size 32 ...
     lmms-eval --model pixelshap_hf --model_args pretrained=DIR,randomize=full,randomize_seed=0 ...   (randomisation test)
@@ -25,6 +27,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from pixelshap_eval.hf_runner import HFRunner
+from pixelshap_eval.lmms.layer_requests import LayerwiseTarget, encode_layer_response
 from pixelshap_eval.lmms.randomise import randomise_weights
 from pixelshap_eval.lmms.routing import router_for, split_end_token_marker
 
@@ -103,10 +106,12 @@ class PixelShapHF(lmms):
         progress.close()
         return answers  # type: ignore[return-value]
 
-    def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
+    def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool] | str]:
         """Summed log-probability of each continuation; for one ending in `MEAN_WITH_END_TOKEN`,
         the mean log-probability of its text's tokens and the end token (noted with the task's
         router, so that the task knows the request was scored as it asked)."""
+        if any(isinstance(r.args[1], LayerwiseTarget) for r in requests):
+            return self._with_layer_values(requests)
         results: list[tuple[float, bool] | None] = [None] * len(requests)
         asked = [split_end_token_marker(self._continuation(r)) for r in requests]
         progress = tqdm(total=len(requests), desc="pixelshap_hf loglikelihood", disable=self.rank != 0)
@@ -132,6 +137,30 @@ class PixelShapHF(lmms):
                 progress.update(len(chunk))
         progress.close()
         return results  # type: ignore[return-value]
+
+    def _with_layer_values(self, requests: list[Instance]) -> list[tuple[float, bool] | str]:
+        """Plain loglikelihood requests answered as usual; layer-wise ones (`LayerwiseTarget`
+        continuations) with their first-token probabilities at every requested layer, as JSON."""
+        answers: list[tuple[float, bool] | str | None] = [None] * len(requests)
+        groups: dict[object, list[int]] = defaultdict(list)
+        for index, request in enumerate(requests):
+            target = request.args[1]
+            groups[target.layers if isinstance(target, LayerwiseTarget) else None].append(index)
+        plain = groups.pop(None, [])
+        for i, result in zip(plain, self.loglikelihood([requests[i] for i in plain])):
+            answers[i] = result
+        progress = tqdm(total=len(requests) - len(plain), desc="pixelshap_hf layer values", disable=self.rank != 0)
+        for layers, indices in groups.items():
+            for start in range(0, len(indices), self.runner.batch_size):
+                chunk = indices[start : start + self.runner.batch_size]
+                images, questions = zip(*(self._image_and_question(requests[i]) for i in chunk))
+                continuations = [self._continuation(requests[i]) for i in chunk]
+                probs = self.runner.layer_first_token_probs(list(images), list(questions), continuations, layers)  # type: ignore[arg-type]
+                for row, i in enumerate(chunk):
+                    answers[i] = encode_layer_response(probs, row)
+                progress.update(len(chunk))
+        progress.close()
+        return answers  # type: ignore[return-value]
 
     def generate_until_multi_round(self, requests: list[Instance]) -> list[str]:
         raise NotImplementedError("pixelshap_hf answers single-turn requests only; multi-round tasks need another model")

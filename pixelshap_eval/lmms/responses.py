@@ -4,17 +4,21 @@ planned coalition: answer similarity to the full-image answer, or a parsed log-p
 
 lmms-eval hands `process_results` the responses of one document in request order (`idx`):
 for the similarity value one answer per plan row (row 1, the full image, is the reference);
-for the log-probability value the full-image answer first, then one loglikelihood per row.
+for the log-probability value the full-image answer first, then one loglikelihood per row;
+for layer-wise tasks the same, each row's response holding one value per layer
+(`layer_requests`).
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from pixelshap_eval.lmms.config import AttributionConfig
+from pixelshap_eval.lmms.layer_requests import parse_layer_response
 from pixelshap_eval.values import TextEmbedder, parse_loglikelihood, similarity_values
 
 
@@ -60,6 +64,26 @@ def coalition_values(
     logprobs = np.array([parse_loglikelihood(r) for r in scored], dtype=float)
     # geomean_prob: pixelshap_hf returned the mean log-probability per token (end token included)
     return full_answer, np.exp(logprobs) if settings.value == "geomean_prob" else logprobs
+
+
+@dataclass(frozen=True)
+class LayerValues:
+    """One document's coalition values at every read layer: `values[row, j]` is v(S_row) at
+    the 1-based layer `layers[j]` of a model with `n_layers` decoder layers."""
+
+    layers: tuple[int, ...]
+    n_layers: int
+    values: np.ndarray
+
+
+def layer_coalition_values(task_name: str, results: list[Any], n_rows: int) -> tuple[str, LayerValues]:
+    """(the full-image answer, the per-layer value of each of the `n_rows` planned coalitions)."""
+    full_answer, scored = response_text(results[0]), results[1:]
+    _check_count(task_name, scored, n_rows)
+    rows = [parse_layer_response(task_name, r) for r in scored]
+    if len({(row.layers, row.n_layers) for row in rows}) != 1:
+        raise RuntimeError(f"{task_name}: the coalition responses of one document read different layers")
+    return full_answer, LayerValues(layers=rows[0].layers, n_layers=rows[0].n_layers, values=np.stack([row.probs for row in rows]))
 
 
 def _check_count(task_name: str, results: list[Any], expected: int) -> None:

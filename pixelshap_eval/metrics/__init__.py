@@ -10,7 +10,7 @@ Every metric takes per-player `scores` (an attribution's estimates or a baseline
 more important, and returns its expectation over random tie-breaking (see `scores`).
 """
 
-from pixelshap_eval.metrics.directions import HIGHER_IS_BETTER
+from pixelshap_eval.metrics.directions import HIGHER_IS_BETTER, higher_is_better, layer_metric_name, split_layer_metric
 from pixelshap_eval.metrics.faithfulness import (
     curve_auc,
     deletion_auc,
@@ -36,15 +36,18 @@ __all__ = [
     "curve_auc",
     "deletion_auc",
     "deletion_coalitions",
+    "higher_is_better",
     "human_patch_scores",
     "insertion_auc",
     "insertion_coalitions",
     "iou_at_1",
     "largest_object_scores",
+    "layer_metric_name",
     "map_plausibility",
     "pointing_game",
     "random_scores",
     "ranking",
     "recall_at_k",
     "similarity_drop",
+    "split_layer_metric",
 ]

@@ -3,7 +3,8 @@
 Everything (styles, images as base64 PNG) is inside the one file, so it opens offline and can be
 mailed or attached to a model card. It shows the metrics with their standard errors, then per
 task a few documents: the image with its target box, the question, and for each run the answer
-and the attribution overlay.
+and the attribution overlay. Runs of layer-wise tasks also get a plot of each per-layer metric
+against the layer (`layer_plot`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from PIL import Image, ImageDraw
 
 from pixelshap_eval.images import to_rgb
 from pixelshap_eval.report.heatmap import TARGET_COLOUR
+from pixelshap_eval.report.layer_plot import layer_section
 from pixelshap_eval.report.runs import Metric, RunOutput
 from pixelshap_eval.report.shortcuts import shortcut_section
 
@@ -36,6 +38,7 @@ thead th { background: #f3f5f8; } .se { color: #6b7585; font-size: .85em; }
 .sample figure { margin: 0; width: 240px; } .sample img { width: 240px; image-rendering: pixelated; border-radius: 4px; }
 figcaption { font-size: .85rem; color: #364152; margin-top: .3rem; line-height: 1.35; }
 .meta { width: 210px; } .question { font-weight: 600; } .legend { font-size: .85rem; color: #4a5565; }
+.layers { margin: .6rem 0; } .layers svg { background: #fbfcfd; border: 1px solid #e4e7ec; border-radius: 6px; }
 .swatch { display: inline-block; width: .9em; height: .9em; vertical-align: middle; margin: 0 .2em; border-radius: 2px; }
 """
 
@@ -63,6 +66,7 @@ def render_report(
         _legend(),
         "<h2>Metrics</h2>",
         _metrics_table(runs, tasks),
+        layer_section(runs, tasks),
         "<h2>Shortcuts</h2>",
         shortcut_section(runs, tasks),
     ]

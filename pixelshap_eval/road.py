@@ -15,8 +15,8 @@ Solver: conjugate gradients preconditioned by one V-cycle of smoothed-aggregatio
 whose aggregates are 2x2 blocks of pixels (coarsened geometrically, level after level, down to a
 few hundred unknowns solved directly), warm-started from the kept pixels' mean colour. It stops
 when every channel's residual is below `tol` times its right-hand side (default 1e-6), which keeps
-the error far under one grey level; a direct solve (`direct=True`) is kept for tests and the
-benchmark. When every pixel is removed the system is singular (any constant solves it): the
+the error far under one grey level. Below `DIRECT_BELOW` removed pixels a sparse LU
+factorisation is as fast and is used instead; `direct=True` forces it (tests, benchmark). When every pixel is removed the system is singular (any constant solves it): the
 image's mean colour is used.
 """
 
@@ -36,7 +36,8 @@ _OFFSETS = tuple(
     for dx in (-1, 0, 1)
     if (dy, dx) != (0, 0)
 )
-_COARSEST = 400  # unknowns at or below which a level is solved directly
+_COARSEST = 400  # unknowns at or below which a multigrid level is solved directly
+DIRECT_BELOW = 30_000  # fewer removed pixels than this: a sparse LU is as fast (scripts/bench_road.py)
 _MAX_ITERATIONS = 500
 
 
@@ -87,7 +88,7 @@ def impute(
     `image`: (H, W, 3) uint8 (0..255) or floats in [0, 1]; `removed`: (H, W) bool. Returns the
     same dtype (uint8 rounded, floats clipped to [0, 1]); kept pixels are returned unchanged.
     `noise`: std of the Gaussian noise on the [0, 1] scale (0 for none); `tol`: the solver's
-    relative residual; `direct`: solve with a sparse LU factorisation instead (slow, exact).
+    relative residual; `direct`: always solve with a sparse LU factorisation (slow when large).
     """
     pixels, mask = _checked(image, removed, noise, tol)
     scale = 255.0 if pixels.dtype == np.uint8 else 1.0
@@ -98,7 +99,10 @@ def impute(
         rows, cols = np.nonzero(mask)
     elif mask.any():
         system = imputation_system(values, mask)
-        solution = _direct_solve(system) if direct else _multigrid_cg(system, tol, values[~mask].mean(axis=0))
+        if direct or system.rows.size < DIRECT_BELOW:
+            solution = _direct_solve(system)
+        else:
+            solution = _multigrid_cg(system, tol, values[~mask].mean(axis=0))
         rows, cols = system.rows, system.cols
         filled[rows, cols] = solution
     else:

@@ -63,7 +63,7 @@ def image_and_mask(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
 def test_matches_a_dense_solve_and_keeps_known_pixels(case: tuple[np.ndarray, np.ndarray]) -> None:
     image, removed = case
     expected = dense_imputation(image, removed)
-    with patch.object(road, "_COARSEST", 4):  # small cases still go through the multigrid levels
+    with patch.object(road, "_COARSEST", 4), patch.object(road, "DIRECT_BELOW", 0):  # small cases through multigrid
         multigrid = impute(image, removed, noise=0.0)
     for got in (multigrid, impute(image, removed, noise=0.0, direct=True)):
         np.testing.assert_allclose(got, expected, atol=1e-5)
@@ -80,12 +80,13 @@ def test_constant_image_stays_constant(case: tuple[np.ndarray, np.ndarray], leve
 
 def test_large_blocky_mask_converges_like_the_direct_solve() -> None:
     rng = np.random.default_rng(1)
-    size = 168
+    size = 204
     yy, xx = np.mgrid[0:size, 0:size]
     image = np.stack([np.sin(xx / 9) * 0.4 + 0.5, np.cos(yy / 7) * 0.4 + 0.5, (xx + yy) / (2 * size)], axis=-1)
     kept_cells = rng.random((12, 12)) < 0.05
-    removed = ~np.kron(kept_cells, np.ones((14, 14), dtype=bool)).astype(bool)
+    removed = ~np.kron(kept_cells, np.ones((17, 17), dtype=bool)).astype(bool)
     removed[0, 0] = False
+    assert removed.sum() > road.DIRECT_BELOW
     np.testing.assert_allclose(impute(image, removed, noise=0.0), impute(image, removed, noise=0.0, direct=True), atol=1e-5)
 
 

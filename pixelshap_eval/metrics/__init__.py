@@ -3,6 +3,7 @@
 - `localisation`: target retrieval and the pointing game;
 - `faithfulness`: similarity drop, deletion / insertion curves and their AUC;
 - `plausibility`: agreement with human patches and importance maps;
+- `road`: ROAD curves at pixel level (MoRF / LeRF of imputed images);
 - `randomisation`: model-free reference rankings (random, priors);
 - `directions`: metric name -> whether higher is better.
 
@@ -21,6 +22,7 @@ from pixelshap_eval.metrics.faithfulness import (
 )
 from pixelshap_eval.metrics.localisation import attribution_map, iou_at_1, pointing_game, ranking, recall_at_k
 from pixelshap_eval.metrics.plausibility import human_patch_scores, map_plausibility
+from pixelshap_eval.metrics.road import pixel_order, ranking_pixel_map, removed_pixels, road_auc, road_fractions
 from pixelshap_eval.metrics.randomisation import (
     center_prior_scores,
     central_object_scores,
@@ -42,9 +44,14 @@ __all__ = [
     "iou_at_1",
     "largest_object_scores",
     "map_plausibility",
+    "pixel_order",
     "pointing_game",
     "random_scores",
     "ranking",
+    "ranking_pixel_map",
     "recall_at_k",
+    "removed_pixels",
+    "road_auc",
+    "road_fractions",
     "similarity_drop",
 ]

@@ -9,6 +9,7 @@ a YAML file holding a mapping. Keys may be scoped to one task as `<task>.<key>`
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Collection
@@ -26,6 +27,7 @@ ENV_VAR = "PIXELSHAP_CONFIG"
 PLAYER_SOURCES = ("objects", "grid", "sam")
 VALUE_FUNCTIONS = ("similarity", "logprob")
 REFERENCES = ("model", "gold")
+ROAD_RANKINGS = ("given", "random")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class AttributionConfig:
     seed: int = 0
     heatmaps: bool = True
     rankings: str | None = None  # faithfulness tasks: samples JSONL of the attribution run
+    road_points: int = 51  # ROAD tasks: points per MoRF / LeRF curve (0%, 2%, ..., 100% removed)
+    road_noise: float = 0.01  # ROAD tasks: std of the imputation noise on the [0, 1] pixel scale
+    road_ranking: str = "given"  # ROAD tasks: given (the rankings file's) | random (seeded, a baseline)
 
     def __post_init__(self) -> None:
         _check_choice("players", self.players, PLAYER_SOURCES)
@@ -73,6 +78,11 @@ class AttributionConfig:
         if self.embedder is not None:
             _check_embedder(self.embedder)
         budget_for(self.budget, 4)  # validates the formula early
+        _check_choice("road_ranking", self.road_ranking, ROAD_RANKINGS)
+        if self.road_points < 2:
+            raise ValueError(f"pixelshap option road_points must be >= 2 (0% and 100% removed), got {self.road_points}")
+        if not (math.isfinite(self.road_noise) and self.road_noise >= 0):
+            raise ValueError(f"pixelshap option road_noise must be a finite std >= 0 (0.01 = 1% of the pixel range), got {self.road_noise}")
         _ = self.masker  # building it validates the masking settings early
 
     @property

@@ -93,7 +93,7 @@ def impute(
     pixels, mask = _checked(image, removed, noise, tol)
     scale = 255.0 if pixels.dtype == np.uint8 else 1.0
     values = pixels.astype(np.float64) / scale
-    filled = values.copy()
+    filled: np.ndarray = values.copy()
     if mask.all():
         filled[:] = values.reshape(-1, values.shape[2]).mean(axis=0)
         rows, cols = np.nonzero(mask)
@@ -106,12 +106,13 @@ def impute(
         rows, cols = system.rows, system.cols
         filled[rows, cols] = solution
     else:
-        return pixels.copy()
+        unchanged: np.ndarray = pixels.copy()
+        return unchanged
     if noise > 0:
         filled[rows, cols] += noise * np.random.default_rng(seed).standard_normal((rows.size, values.shape[2]))
     filled = np.clip(filled, 0.0, 1.0)
     if pixels.dtype == np.uint8:
-        result = np.rint(filled * 255.0).astype(np.uint8)
+        result: np.ndarray = np.rint(filled * 255.0).astype(np.uint8)
         result[~mask] = pixels[~mask]
         return result
     filled[~mask] = pixels[~mask]
@@ -178,7 +179,7 @@ def _v_cycle(levels: list[_Level], coarse_lu: object, rhs: np.ndarray, depth: in
     if level.prolongation is None:
         return np.asarray(coarse_lu.solve(rhs))  # type: ignore[attr-defined]
     step = level.smoothing_weight * level.inverse_diagonal[:, None]
-    x = step * rhs
+    x: np.ndarray = step * rhs
     for _ in range(sweeps - 1):
         x += step * (rhs - level.matrix @ x)
     x += level.prolongation @ _v_cycle(levels, coarse_lu, level.prolongation.T @ (rhs - level.matrix @ x), depth + 1, sweeps)

@@ -18,7 +18,6 @@ from pixelshap_eval.lmms.routing import CoalitionRef
 from pixelshap_eval.metrics.road import LERF, MORF, removed_pixels
 from pixelshap_eval.toy import TOY_MODEL_DIR, toy_question_types
 
-
 POINTS = 6
 TOY = ["--model", "pixelshap_hf", "--model_args", f"pretrained={TOY_MODEL_DIR},dtype=float32", "--batch_size", "32"]
 

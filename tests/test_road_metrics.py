@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pixelshap_eval.metrics import HIGHER_IS_BETTER, pixel_order, ranking_pixel_map, removed_pixels, road_auc, road_fractions
+from pixelshap_eval.metrics import (
+    HIGHER_IS_BETTER,
+    pixel_order,
+    ranking_pixel_map,
+    removed_pixels,
+    road_auc,
+    road_fractions,
+)
 from pixelshap_eval.metrics.road import LERF, MORF
 
 maps = st.tuples(st.integers(1, 9), st.integers(1, 9), st.integers(0, 2**31), st.integers(1, 5)).map(

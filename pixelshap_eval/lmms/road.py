@@ -30,7 +30,15 @@ from pixelshap_eval.lmms.documents import DocPlayers, doc_key, doc_seed
 from pixelshap_eval.lmms.faithfulness import FaithfulnessTask
 from pixelshap_eval.lmms.routing import CoalitionRef
 from pixelshap_eval.lmms.scoring import defined_metrics
-from pixelshap_eval.metrics.road import LERF, MORF, pixel_order, ranking_pixel_map, removed_pixels, road_auc, road_fractions
+from pixelshap_eval.metrics.road import (
+    LERF,
+    MORF,
+    pixel_order,
+    ranking_pixel_map,
+    removed_pixels,
+    road_auc,
+    road_fractions,
+)
 from pixelshap_eval.road import impute
 from pixelshap_eval.shapley import Coalitions, Design
 

@@ -22,13 +22,13 @@ from pixelshap_eval.metrics.faithfulness import (
 )
 from pixelshap_eval.metrics.localisation import attribution_map, iou_at_1, pointing_game, ranking, recall_at_k
 from pixelshap_eval.metrics.plausibility import human_patch_scores, map_plausibility
-from pixelshap_eval.metrics.road import pixel_order, ranking_pixel_map, removed_pixels, road_auc, road_fractions
 from pixelshap_eval.metrics.randomisation import (
     center_prior_scores,
     central_object_scores,
     largest_object_scores,
     random_scores,
 )
+from pixelshap_eval.metrics.road import pixel_order, ranking_pixel_map, removed_pixels, road_auc, road_fractions
 
 __all__ = [
     "HIGHER_IS_BETTER",

@@ -13,6 +13,7 @@ from lmms_runs import run_lmms
 from PIL import ImageFile
 
 from pixelshap_eval.data.synth import build_synth_set
+from pixelshap_eval.lmms.config import AttributionConfig
 from pixelshap_eval.lmms.road import curves, road_steps
 from pixelshap_eval.lmms.routing import CoalitionRef
 from pixelshap_eval.metrics.road import LERF, MORF, removed_pixels
@@ -137,3 +138,12 @@ def test_road_tasks_through_lmms_eval(synth_dir, target_first, human_set_dir, tm
     assert run.metric("pixelshap_human_road", "documents_scored") == 2
     for name in ("road_morf_auc", "road_lerf_auc"):
         assert np.isfinite(run.metric("pixelshap_human_road", name))
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [({"road_points": 1}, "road_points must be >= 2"), ({"road_noise": -0.1}, "road_noise must be"), ({"road_ranking": "best"}, "road_ranking")],
+)
+def test_bad_road_options_are_refused(option, message):
+    with pytest.raises(ValueError, match=message):
+        AttributionConfig(**option)

@@ -13,7 +13,7 @@ Gaussian noise (std `noise` on the [0, 1] scale, seeded) is added to the removed
 
 Solver: conjugate gradients preconditioned by one V-cycle of smoothed-aggregation multigrid
 whose aggregates are 2x2 blocks of pixels (coarsened geometrically, level after level, down to a
-few hundred unknowns solved by a dense pseudo-inverse), warm-started from the kept pixels' mean colour. It stops
+few hundred unknowns solved directly), warm-started from the kept pixels' mean colour. It stops
 when every channel's residual is below `tol` times its right-hand side (default 1e-6), which keeps
 the error far under one grey level. Below `DIRECT_BELOW` removed pixels a sparse LU
 factorisation is as fast and is used instead; `direct=True` forces it (tests, benchmark). When every pixel is removed the system is singular (any constant solves it): the
@@ -22,6 +22,7 @@ image's mean colour is used.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,7 @@ _OFFSETS = tuple(
 _COARSEST = 400  # unknowns at or below which a multigrid level is solved directly
 DIRECT_BELOW = 30_000  # fewer removed pixels than this: a sparse LU is as fast (scripts/bench_road.py)
 _MAX_ITERATIONS = 500
+CoarseSolve = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -150,10 +152,8 @@ class _Level:
     prolongation: sp.csr_matrix | None  # to this level from the next coarser one
 
 
-def _hierarchy(system: ImputationSystem) -> tuple[list[_Level], np.ndarray]:
-    """Smoothed-aggregation levels (2x2 pixel blocks per aggregate) and the pseudo-inverse of
-    the coarsest matrix (smoothing can leave a small coarse matrix singular; with its
-    pseudo-inverse the V-cycle stays a symmetric positive-definite preconditioner)."""
+def _hierarchy(system: ImputationSystem) -> tuple[list[_Level], CoarseSolve]:
+    """Smoothed-aggregation levels (2x2 pixel blocks per aggregate) and the coarsest solve."""
     matrix = system.matrix
     ys, xs = system.rows.astype(np.int64), system.cols.astype(np.int64)
     levels: list[_Level] = []
@@ -165,7 +165,7 @@ def _hierarchy(system: ImputationSystem) -> tuple[list[_Level], np.ndarray]:
         weight = 4.0 / (3.0 * radius)
         if matrix.shape[0] <= _COARSEST:
             levels.append(_Level(matrix, inverse, weight, None))
-            return levels, np.linalg.pinv(matrix.toarray(), hermitian=True)
+            return levels, _coarse_solve(matrix)
         stride = int(xs.max()) // 2 + 1
         unique, aggregate = np.unique((ys // 2) * stride + xs // 2, return_inverse=True)
         tentative = sp.csr_matrix((np.ones(aggregate.size), (np.arange(aggregate.size), aggregate)), shape=(aggregate.size, unique.size))
@@ -179,17 +179,27 @@ def _hierarchy(system: ImputationSystem) -> tuple[list[_Level], np.ndarray]:
         ys, xs = unique // stride, unique % stride
 
 
-def _v_cycle(levels: list[_Level], coarse_inverse: np.ndarray, rhs: np.ndarray, depth: int = 0, sweeps: int = 1) -> np.ndarray:
+def _coarse_solve(matrix: sp.csr_matrix) -> CoarseSolve:
+    """LU of the coarsest matrix; its pseudo-inverse where smoothing left it singular (with it
+    the V-cycle stays a symmetric positive-definite preconditioner)."""
+    try:
+        lu = splu(matrix.tocsc())
+    except RuntimeError:  # "Factor is exactly singular"
+        inverse = np.linalg.pinv(matrix.toarray(), hermitian=True)
+        return lambda rhs: np.asarray(inverse @ rhs)
+    return lambda rhs: np.asarray(lu.solve(rhs))
+
+
+def _v_cycle(levels: list[_Level], coarse_solve: CoarseSolve, rhs: np.ndarray, depth: int = 0, sweeps: int = 1) -> np.ndarray:
     """One symmetric V-cycle (damped Jacobi before and after), an SPD preconditioner."""
     level = levels[depth]
     if level.prolongation is None:
-        coarse: np.ndarray = coarse_inverse @ rhs
-        return coarse
+        return coarse_solve(rhs)
     step = level.smoothing_weight * level.inverse_diagonal[:, None]
     x: np.ndarray = step * rhs
     for _ in range(sweeps - 1):
         x += step * (rhs - level.matrix @ x)
-    x += level.prolongation @ _v_cycle(levels, coarse_inverse, level.prolongation.T @ (rhs - level.matrix @ x), depth + 1, sweeps)
+    x += level.prolongation @ _v_cycle(levels, coarse_solve, level.prolongation.T @ (rhs - level.matrix @ x), depth + 1, sweeps)
     for _ in range(sweeps):
         x += step * (rhs - level.matrix @ x)
     return x
@@ -199,11 +209,11 @@ def _multigrid_cg(system: ImputationSystem, tol: float, start: np.ndarray) -> np
     """Preconditioned conjugate gradients on all channels at once (each its own CG), from
     `start` (one colour for every removed pixel)."""
     matrix, rhs = system.matrix, system.rhs
-    levels, coarse_inverse = _hierarchy(system)
+    levels, coarse_solve = _hierarchy(system)
     x = np.tile(start, (rhs.shape[0], 1))
     residual = rhs - matrix @ x
     limits = tol * np.maximum(np.linalg.norm(rhs, axis=0), 1e-300)
-    z = _v_cycle(levels, coarse_inverse, residual)
+    z = _v_cycle(levels, coarse_solve, residual)
     direction = z.copy()
     rz = np.einsum("ij,ij->j", residual, z)
     for _ in range(_MAX_ITERATIONS):
@@ -214,7 +224,7 @@ def _multigrid_cg(system: ImputationSystem, tol: float, start: np.ndarray) -> np
         alpha = np.divide(rz, curvature, out=np.zeros_like(rz), where=curvature > 0)
         x += alpha * direction
         residual -= alpha * product
-        z = _v_cycle(levels, coarse_inverse, residual)
+        z = _v_cycle(levels, coarse_solve, residual)
         rz_new = np.einsum("ij,ij->j", residual, z)
         beta = np.divide(rz_new, rz, out=np.zeros_like(rz), where=rz > 0)
         direction = z + beta * direction

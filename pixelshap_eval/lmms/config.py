@@ -9,6 +9,7 @@ a YAML file holding a mapping. Keys may be scoped to one task as `<task>.<key>`
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Collection
@@ -28,6 +29,7 @@ ENV_VAR = "PIXELSHAP_CONFIG"
 PLAYER_SOURCES = ("objects", "grid", "sam")
 VALUE_FUNCTIONS = ("similarity", "logprob", "geomean_prob")
 REFERENCES = ("model", "gold")
+ROAD_RANKINGS = ("given", "random")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class AttributionConfig:
     rankings: str | None = None  # faithfulness tasks: samples JSONL of the attribution run
     layerwise: bool = False  # layer-wise tasks: v(S) = first-token probability at each decoder layer
     layers: str | tuple[int, ...] = ALL_LAYERS  # layer-wise: "all" or 1-based layer numbers
+    road_points: int = 51  # ROAD tasks: points per MoRF / LeRF curve (0%, 2%, ..., 100% removed)
+    road_noise: float = 0.01  # ROAD tasks: std of the imputation noise on the [0, 1] pixel scale
+    road_ranking: str = "given"  # ROAD tasks: given (the rankings file's) | random (seeded, a baseline)
 
     def __post_init__(self) -> None:
         _check_choice("players", self.players, PLAYER_SOURCES)
@@ -87,6 +92,11 @@ class AttributionConfig:
             _check_embedder(self.embedder)
         budget_for(self.budget, 4)  # validates the formula early
         _check_layers(self)
+        _check_choice("road_ranking", self.road_ranking, ROAD_RANKINGS)
+        if self.road_points < 2:
+            raise ValueError(f"pixelshap option road_points must be >= 2 (0% and 100% removed), got {self.road_points}")
+        if not (math.isfinite(self.road_noise) and self.road_noise >= 0):
+            raise ValueError(f"pixelshap option road_noise must be a finite std >= 0 (0.01 = 1% of the pixel range), got {self.road_noise}")
         _ = self.masker  # building it validates the masking settings early
 
     @property

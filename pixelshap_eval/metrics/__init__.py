@@ -3,6 +3,7 @@
 - `localisation`: target retrieval and the pointing game;
 - `faithfulness`: similarity drop, deletion / insertion curves and their AUC;
 - `plausibility`: agreement with human patches and importance maps;
+- `road`: ROAD curves at pixel level (MoRF / LeRF of imputed images);
 - `randomisation`: model-free reference rankings (random, priors);
 - `directions`: metric name -> whether higher is better.
 
@@ -27,6 +28,7 @@ from pixelshap_eval.metrics.randomisation import (
     largest_object_scores,
     random_scores,
 )
+from pixelshap_eval.metrics.road import pixel_order, ranking_pixel_map, removed_pixels, road_auc, road_fractions
 
 __all__ = [
     "HIGHER_IS_BETTER",
@@ -44,10 +46,15 @@ __all__ = [
     "largest_object_scores",
     "layer_metric_name",
     "map_plausibility",
+    "pixel_order",
     "pointing_game",
     "random_scores",
     "ranking",
+    "ranking_pixel_map",
     "recall_at_k",
+    "removed_pixels",
+    "road_auc",
+    "road_fractions",
     "similarity_drop",
     "split_layer_metric",
 ]

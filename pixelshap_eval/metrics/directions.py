@@ -17,6 +17,8 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "similarity_drop": True,
     "deletion_auc": False,
     "insertion_auc": True,
+    "road_morf_auc": False,
+    "road_lerf_auc": True,
     # plausibility
     "hit_at_3": True,
     "precision_at_3": True,

@@ -21,7 +21,8 @@ def saliency_map(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     high = salient (its deletion hurts the answer)."""
     width, height = size
     keep = upsample(torch.as_tensor(np.asarray(mask, dtype=np.float32)), (height, width))
-    return 1.0 - keep.numpy().astype(np.float64)
+    saliency: np.ndarray = 1.0 - keep.numpy().astype(np.float64)
+    return saliency
 
 
 def pool_scores(saliency: np.ndarray, regions: Sequence[Region]) -> np.ndarray:

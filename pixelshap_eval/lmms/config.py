@@ -56,6 +56,7 @@ class AttributionConfig:
     seed: int = 0
     heatmaps: bool = True
     rankings: str | None = None  # faithfulness tasks: samples JSONL of the attribution run
+    igos: dict[str, Any] | None = None  # iGOS tasks: `igos.IgosConfig` settings (variant, iterations, ...)
 
     def __post_init__(self) -> None:
         _check_choice("players", self.players, PLAYER_SOURCES)
@@ -84,6 +85,12 @@ class AttributionConfig:
             _check_embedder(self.embedder)
         budget_for(self.budget, 4)  # validates the formula early
         _ = self.masker  # building it validates the masking settings early
+        if self.igos is not None:
+            from pixelshap_eval.igos.config import IgosConfig
+
+            if not isinstance(self.igos, dict):
+                raise ValueError(f"pixelshap option igos must be a mapping of iGOS settings, got {self.igos!r}")
+            IgosConfig.from_mapping(self.igos)
 
     @property
     def masker(self) -> Masker:

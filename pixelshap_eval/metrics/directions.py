@@ -15,6 +15,8 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "similarity_drop": True,
     "deletion_auc": False,
     "insertion_auc": True,
+    "igos_deletion_auc": False,  # the iGOS reference metric (its blur, tokens and cell grid)
+    "igos_insertion_auc": True,
     # plausibility
     "hit_at_3": True,
     "precision_at_3": True,

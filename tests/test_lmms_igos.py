@@ -108,3 +108,13 @@ def test_synth_igos_through_lmms_eval_with_the_toy_model(tmp_path, synth_dir):
     scored = [r for r in run.records("pixelshap_synth_igos") if "mask" in r]
     assert all(np.asarray(r["mask"]).shape == (8, 8) and len(r["losses"]) == 2 for r in scored)
     assert all((tmp_path / "out" / r["heatmap"]).is_file() for r in scored)
+
+
+def test_the_igos_option_is_checked_when_the_task_loads():
+    from pixelshap_eval.lmms.config import load_config
+
+    assert load_config("pixelshap_synth_igos", {"igos": {"variant": "igos++"}}, {}).igos == {"variant": "igos++"}
+    with pytest.raises(ValueError, match="unknown iGOS settings"):
+        load_config("pixelshap_synth_igos", {"igos": {"size": 16}}, {})
+    with pytest.raises(ValueError, match="must be a mapping"):
+        load_config("pixelshap_synth_igos", {"igos": "igos++"}, {})

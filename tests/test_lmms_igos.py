@@ -81,6 +81,7 @@ def test_coco_task_pools_a_hand_made_mask_onto_the_target(monkeypatch, pixelshap
     assert found["igos_deletion_auc"] == 0.2 and found["igos_insertion_auc"] == 0.7
     record = found["pixelshap"]
     assert record["ranking"][0] == players.target_index and record["estimator"] == "igos+" and record["mask"] == mask.tolist()
+    json.dumps(record, allow_nan=False)  # strict JSON: no NaN for the values no coalition gave
     skipped = task.process_results(doc, [json.dumps({"format": RESPONSE_FORMAT, "skipped": "no token"})])
     assert skipped["documents_skipped"] == 1 and skipped["pixelshap"]["skipped"] == "no token"
 

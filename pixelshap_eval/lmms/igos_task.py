@@ -112,6 +112,8 @@ class IgosTask(ConfigurableTask):
             found = object_metrics(players, attribution, plan, values)
         found.update(defined_metrics({k: fields[k] for k in ("igos_deletion_auc", "igos_insertion_auc") if fields.get(k) is not None}))
         record.update(attribution_record(players, attribution, values, "igos"))
+        # no coalition values exist (and NaN is not strict JSON): the record says so with nulls
+        record.update({"value_full": None, "value_empty": None, "coalition_values": []})
         record.update({
             "full_answer": fields["answer"], "mask": fields["mask"], "masks": fields["masks"], "tokens": fields["tokens"],
             "token_positions": fields["positions"], "losses": fields["losses"], "seconds": fields["seconds"],

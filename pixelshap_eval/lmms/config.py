@@ -64,6 +64,7 @@ class AttributionConfig:
     road_points: int = 51  # ROAD tasks: points per MoRF / LeRF curve (0%, 2%, ..., 100% removed)
     road_noise: float = 0.01  # ROAD tasks: std of the imputation noise on the [0, 1] pixel scale
     road_ranking: str = "given"  # ROAD tasks: given (the rankings file's) | random (seeded, a baseline)
+    igos: dict[str, Any] | None = None  # iGOS tasks: `igos.IgosConfig` settings (variant, iterations, ...)
 
     def __post_init__(self) -> None:
         _check_choice("players", self.players, PLAYER_SOURCES)
@@ -98,6 +99,12 @@ class AttributionConfig:
         if not (math.isfinite(self.road_noise) and self.road_noise >= 0):
             raise ValueError(f"pixelshap option road_noise must be a finite std >= 0 (0.01 = 1% of the pixel range), got {self.road_noise}")
         _ = self.masker  # building it validates the masking settings early
+        if self.igos is not None:
+            from pixelshap_eval.igos.config import IgosConfig
+
+            if not isinstance(self.igos, dict):
+                raise ValueError(f"pixelshap option igos must be a mapping of iGOS settings, got {self.igos!r}")
+            IgosConfig.from_mapping(self.igos)
 
     @property
     def masker(self) -> Masker:

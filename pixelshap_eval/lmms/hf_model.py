@@ -27,6 +27,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from pixelshap_eval.hf_runner import HFRunner
+from pixelshap_eval.lmms.igos_requests import IGOS_KEY, answer_request, is_igos_request
 from pixelshap_eval.lmms.layer_requests import LayerwiseTarget, encode_layer_response
 from pixelshap_eval.lmms.randomise import randomise_weights
 from pixelshap_eval.lmms.routing import router_for, split_end_token_marker
@@ -87,9 +88,13 @@ class PixelShapHF(lmms):
     def generate_until(self, requests: list[Instance]) -> list[str]:
         answers: list[str | None] = [None] * len(requests)
         groups: dict[str, list[int]] = defaultdict(list)
-        for index, request in enumerate(requests):
-            groups[repr(sorted((request.args[1] or {}).items()))].append(index)
         progress = tqdm(total=len(requests), desc="pixelshap_hf generate", disable=self.rank != 0)
+        for index, request in enumerate(requests):
+            if is_igos_request(request.args[1]):  # an iGOS task's mask request: the answer is the JSON mask
+                answers[index] = answer_request(self.runner, *self._image_and_question(request), request.args[1][IGOS_KEY])
+                progress.update(1)
+            else:
+                groups[repr(sorted((request.args[1] or {}).items()))].append(index)
         for indices in groups.values():
             gen_kwargs = dict(requests[indices[0]].args[1] or {})
             until = gen_kwargs.pop("until", None) or []

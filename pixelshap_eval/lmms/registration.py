@@ -103,10 +103,13 @@ def install_task_hooks() -> None:
     def load_individual_task_or_group(self, name_or_config=None, task_type="simple", parent_name=None, update_config=None):
         loaded = original_load(self, name_or_config, task_type=task_type, parent_name=parent_name, update_config=update_config)
         from pixelshap_eval.lmms.base import CoalitionTask
+        from pixelshap_eval.lmms.igos_task import IgosTask
 
         for task in _leaves(loaded):
             if isinstance(task, CoalitionTask):
                 task.request_style = task_type
+            if isinstance(task, IgosTask) and task_type != "simple":
+                raise ValueError(f"{task.config.task} needs --model pixelshap_hf (iGOS computes gradients inside it); this is a chat model")
         return loaded
 
     TaskManager.initialize_tasks = initialize_tasks

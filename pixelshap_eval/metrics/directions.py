@@ -19,6 +19,8 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "insertion_auc": True,
     "road_morf_auc": False,
     "road_lerf_auc": True,
+    "igos_deletion_auc": False,  # the iGOS reference metric (its blur, tokens and cell grid)
+    "igos_insertion_auc": True,
     # plausibility
     "hit_at_3": True,
     "precision_at_3": True,

@@ -124,10 +124,12 @@ class PixelShapHF(lmms):
             indices = [i for i, (text, marked) in enumerate(asked) if marked == with_end]
             for start in range(0, len(indices), self.runner.batch_size):
                 chunk = indices[start : start + self.runner.batch_size]
+                # every request's image is built, also for an empty continuation: the task checks
+                # that each coalition was rendered (a wrapper that skips documents is caught so)
+                items = {i: self._image_and_question(requests[i]) for i in chunk}
                 scorable = [i for i in chunk if asked[i][0]]
-                items = [self._image_and_question(requests[i]) for i in scorable]
                 scored = self.runner.score(
-                    [image for image, _ in items], [question for _, question in items], [asked[i][0] for i in scorable],
+                    [items[i][0] for i in scorable], [items[i][1] for i in scorable], [asked[i][0] for i in scorable],
                     include_eos=with_end,
                 )
                 for i, score in zip(scorable, scored):

@@ -33,6 +33,7 @@ from pixelshap_eval.lmms.cache import LRUCache
 from pixelshap_eval.masking import Masker, dilate
 from pixelshap_eval.players import Region, box_pixel_bounds
 
+_ATOMS_PER_CALL = 24  # atoms one processor call maps (8 images): bounds the one-hot masks' memory
 _SNAP = 1e-5  # mask weights this close to 0 or 1 are 0 or 1 (a resized all-ones mask sums to 1 - 6e-8)
 
 
@@ -178,14 +179,24 @@ class InputSpaceEncoder:
         return EncodedDocument(ids[0], token_extras, image_extras, full, fill, self._atom_weights(coalition.atoms, full.shape))
 
     def _atom_weights(self, atoms: PixelAtoms, shape: torch.Size) -> torch.Tensor:
-        """Each atom's indicator mask, as a 3-channel float image, through the image processor
-        without rescaling or normalising (pad colour 0), in one call: (atoms, *shape)."""
+        """Each atom's indicator mask through the image processor, without rescaling or
+        normalising (pad colour 0): (atoms, *shape). Atoms travel three to an image, one per
+        colour channel, and each comes back broadcast over the channels of its own layout."""
         labels = torch.from_numpy(atoms.labels)
-        masks = [(labels == a).to(torch.float32).expand(3, -1, -1) for a in range(len(atoms))]
-        mapped = self.image_processor(  # type: ignore[operator]
-            images=masks, do_rescale=False, do_normalize=False, image_mean=[0.0, 0.0, 0.0], return_tensors="pt"
-        )["pixel_values"]
-        return torch.stack(_split_like(mapped, [shape] * len(atoms)))
+        count = len(atoms)
+        padded = count + (-count) % 3
+        mapped: list[torch.Tensor] = []
+        for start in range(0, padded, _ATOMS_PER_CALL):
+            stop = min(start + _ATOMS_PER_CALL, padded)
+            onehot = (labels[None] == torch.arange(start, stop)[:, None, None]).to(torch.float32)
+            images = list(onehot.reshape(-1, 3, *labels.shape))
+            out = self.image_processor(  # type: ignore[operator]
+                images=images, do_rescale=False, do_normalize=False, image_mean=[0.0, 0.0, 0.0], return_tensors="pt"
+            )["pixel_values"]
+            for image in _split_like(out, [shape] * len(images)):
+                channels = _channels_first(image)  # (3, ...): one atom per channel
+                mapped.extend(_channels_back(channel.expand_as(channels), shape) for channel in channels)
+        return torch.stack(mapped[:count])
 
     def encode(self, prompts: Sequence[str], coalitions: Sequence[CoalitionInput]) -> dict[str, torch.Tensor]:
         """The batch of model inputs (left-padded) for `coalitions` asked with `prompts`."""
@@ -205,6 +216,21 @@ class InputSpaceEncoder:
         for key in documents[0].image_extras:
             batch[key] = torch.cat([d.image_extras[key] for d in documents])
         return batch
+
+
+def _channels_first(pixels: torch.Tensor) -> torch.Tensor:
+    """A processed image with its colour channels on the first axis: (..., C, H, W) images, or
+    Qwen-VL patch rows (patches, C * T * P * P) whose channel is the slowest of each row."""
+    if pixels.ndim == 2:
+        return pixels.reshape(len(pixels), 3, -1).movedim(1, 0)
+    return pixels.movedim(-3, 0)
+
+
+def _channels_back(channels: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """The inverse of `_channels_first` for a processed image of `shape`."""
+    if len(shape) == 2:
+        return channels.movedim(0, 1).reshape(shape)
+    return channels.movedim(0, -3).reshape(shape)
 
 
 def _split_like(stacked: torch.Tensor, shapes: list[torch.Size]) -> list[torch.Tensor]:

@@ -27,6 +27,7 @@ from lmms_eval.evaluator import simple_evaluate  # noqa: E402
 from pixelshap_eval.data.coco import build_coco_set  # noqa: E402
 from pixelshap_eval.input_space import InputSpaceEncoder  # noqa: E402
 from pixelshap_eval.lmms import task as task_module  # noqa: E402
+from pixelshap_eval.lmms.base import CoalitionTask  # noqa: E402
 from pixelshap_eval.lmms.hf_model import PixelShapHF  # noqa: E402
 from pixelshap_eval.lmms.responses import EMBEDDERS  # noqa: E402
 from pixelshap_eval.testing.tiny_models import save_tiny_model  # noqa: E402
@@ -95,8 +96,9 @@ def run_one(label: str, model, model_module, processor, docs: int, manager) -> d
             (model_module, "generate", "model"),
             (type(processor), "__call__", "preprocessing"),
             (type(image_processor), "__call__", "preprocessing"),
-            (task_module.AttributionTask, "masked_image", "masking"),
-            (task_module.AttributionTask, "coalition_input", "masking"),
+            # on the base class: a sibling that overrides masked_image is one that renders its own images
+            (CoalitionTask, "masked_image", "masking"),
+            (CoalitionTask, "coalition_input", "masking"),
             (InputSpaceEncoder, "encode", "blending"),
             (TextEmbedder, "embed", "embedding"),
             (task_module.AttributionTask, "evaluate", "solve"),

@@ -155,10 +155,13 @@ def test_lmms_eval_runs_in_both_modes_give_close_values(tiny_model_dirs, coco_se
     runs = {}
     for masking in ("input", "image"):
         args = ["--model", "pixelshap_hf", "--model_args", f"pretrained={tiny_model_dirs('llava')},device=cpu,dtype=float32,masking={masking}",
-                "--batch_size", "16", "--tasks", "pixelshap_coco_logprob", "--limit", "2", "--gen_kwargs", "max_new_tokens=4"]
-        runs[masking] = {r["question_id"]: r for r in run_lmms(args, tmp_path / masking, env).records("pixelshap_coco_logprob")}
+                "--batch_size", "16", "--tasks", "pixelshap_coco", "--limit", "2", "--gen_kwargs", "max_new_tokens=4"]
+        runs[masking] = {r["question_id"]: r for r in run_lmms(args, tmp_path / masking, env).records("pixelshap_coco")}
     assert runs["input"].keys() == runs["image"].keys()
+    compared = 0
     for key, record in runs["image"].items():
-        assert runs["input"][key]["full_answer"] == record["full_answer"]
-        np.testing.assert_allclose(runs["input"][key]["coalition_values"], record["coalition_values"], atol=0.05)
-        assert runs["input"][key]["coalition_values"][1] == pytest.approx(record["coalition_values"][1], abs=1e-5)  # the full image
+        assert runs["input"][key]["full_answer"] == record["full_answer"]  # the full image is bit-exact
+        if "coalition_values" in record:  # not skipped (an empty full answer)
+            np.testing.assert_allclose(runs["input"][key]["coalition_values"], record["coalition_values"], atol=0.05)
+            compared += 1
+    assert compared >= 1

@@ -190,7 +190,7 @@ class InputSpaceEncoder:
             stop = min(start + _ATOMS_PER_CALL, padded)
             onehot = (labels[None] == torch.arange(start, stop)[:, None, None]).to(torch.float32)
             images = list(onehot.reshape(-1, 3, *labels.shape))
-            out = self.image_processor(  # type: ignore[operator]
+            out = self.image_processor(
                 images=images, do_rescale=False, do_normalize=False, image_mean=[0.0, 0.0, 0.0], return_tensors="pt"
             )["pixel_values"]
             for image in _split_like(out, [shape] * len(images)):

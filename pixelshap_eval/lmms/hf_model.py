@@ -31,7 +31,7 @@ from lmms_eval.api.model import lmms
 from PIL import Image
 from tqdm import tqdm
 
-from pixelshap_eval.hf_runner import HFRunner
+from pixelshap_eval.hf_runner import ContinuationScore, HFRunner
 from pixelshap_eval.input_space import CoalitionInput, InputSpaceEncoder, supports_input_space
 from pixelshap_eval.lmms.randomise import randomise_weights
 from pixelshap_eval.lmms.routing import VIRTUAL_SPLIT, router_for, split_end_token_marker
@@ -145,7 +145,7 @@ class PixelShapHF(lmms):
                 chunk = indices[start : start + self.runner.batch_size]
                 scorable = [i for i in chunk if asked[i][0]]
                 blended, rendered = self._by_path([requests[i] for i in scorable])
-                scored = []
+                scored: list[tuple[int, ContinuationScore]] = []
                 if blended:
                     continuations = [asked[scorable[p]][0] for p, _, _ in blended]
                     scored += zip((scorable[p] for p, _, _ in blended), self.runner.score_inputs(self._encode(blended), continuations, include_eos=with_end))

@@ -33,6 +33,9 @@ from pixelshap_eval.lmms.cache import LRUCache
 from pixelshap_eval.masking import Masker, dilate
 from pixelshap_eval.players import Region, box_pixel_bounds
 
+# a document with more atoms is asked with masked images: each atom holds one processed image
+# (a 12x12 grid with grown boxes has ~1,000 atoms)
+MAX_ATOMS = 256
 _ATOMS_PER_CALL = 24  # atoms one processor call maps (8 images): bounds the one-hot masks' memory
 _SNAP = 1e-5  # mask weights this close to 0 or 1 are 0 or 1 (a resized all-ones mask sums to 1 - 6e-8)
 
@@ -78,9 +81,15 @@ def pixel_atoms(image_size: tuple[int, int], regions: Sequence[Region], masker: 
             bits[len(regions) + i][window] = region.mask[window]
     if masker.strategy == "precise" and masker.dilation:
         bits[len(regions) :] = [dilate(m, int(masker.dilation)) for m in bits[len(regions) :]]
-    packed = np.packbits(bits, axis=0).reshape(-1, height * width).T  # one row of bytes per pixel
-    rows = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
-    unique, first, labels = np.unique(rows, return_index=True, return_inverse=True)
+    if len(bits) <= 64:  # each pixel's signature as one integer: a fast unique
+        signature_of = np.zeros((height, width), dtype=np.uint64)
+        for k, plane in enumerate(bits):
+            signature_of |= plane.astype(np.uint64) << np.uint64(k)
+        rows = signature_of.ravel()
+    else:
+        packed = np.packbits(bits, axis=0).reshape(-1, height * width).T  # one row of bytes per pixel
+        rows = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first, labels = np.unique(rows, return_index=True, return_inverse=True)
     signature = bits.reshape(len(bits), -1)[:, first].T  # (atoms, 2 * players)
     return PixelAtoms(
         labels=labels.reshape(height, width).astype(np.int32),

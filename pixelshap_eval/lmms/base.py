@@ -29,7 +29,7 @@ from PIL import Image
 
 from pixelshap_eval.data.locate import dataset_dir, load_pixelshap_dataset
 from pixelshap_eval.images import to_rgb
-from pixelshap_eval.input_space import CoalitionInput, PixelAtoms, pixel_atoms
+from pixelshap_eval.input_space import MAX_ATOMS, CoalitionInput, PixelAtoms, pixel_atoms
 from pixelshap_eval.lmms.cache import LRUCache
 from pixelshap_eval.lmms.config import AttributionConfig, load_config
 from pixelshap_eval.lmms.counts import document_counts
@@ -189,7 +189,8 @@ class CoalitionTask(ConfigurableTask):
     def coalition_input(self, ref: CoalitionRef) -> CoalitionInput | None:
         """The coalition for a model that masks in its input space: the full image, its pixel
         atoms and the atoms the coalition hides (the same pixels `masked_image` fills). None
-        for a sibling that renders its images its own way (it overrides `masked_image`)."""
+        for a sibling that renders its images its own way (it overrides `masked_image`), and
+        for an image cut into more than `MAX_ATOMS` atoms (it is asked with masked images)."""
         if type(self).masked_image is not CoalitionTask.masked_image:
             return None
         image = self.image(ref.split, ref.doc_id)
@@ -201,6 +202,8 @@ class CoalitionTask(ConfigurableTask):
             return atoms, atoms.hidden(plan.masks)
 
         atoms, hidden = self._atoms_cache.get((ref.split, ref.doc_id), build)
+        if len(atoms) > MAX_ATOMS:
+            return None
         return CoalitionInput(document=(self.config.task, ref.split, ref.doc_id), image=image, atoms=atoms, hidden_atoms=hidden[ref.row])
 
     def question(self, ref: CoalitionRef) -> str:

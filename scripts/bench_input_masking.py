@@ -41,7 +41,7 @@ def shared_data() -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--docs", type=int, default=8)
+    parser.add_argument("--docs", type=int, default=12, help="COCO images (each gives one or more questions)")
     parser.add_argument("--coalitions", type=int, default=24, help="random coalitions per document (plus empty and full)")
     parser.add_argument("--fill", nargs="+", default=["black", "gray", "blur"])
     args = parser.parse_args()
@@ -55,7 +55,7 @@ def main() -> None:
     settings = AttributionConfig(max_players=8)
     rng = np.random.default_rng(0)
     print(f"toy VLM ({type(runner.processor.image_processor).__name__}, resample {runner.processor.image_processor.resample}), "
-          f"{min(args.docs, len(rows))} COCO images, {args.coalitions} random coalitions + empty + full each, strategy bboa\n")
+          f"{min(args.docs, len(rows))} COCO questions, {args.coalitions} random coalitions + empty + full each, strategy bboa\n")
     print("| fill | pixel_values mean abs diff | max abs diff | elements differing | logprob value mean abs diff | max | value spread (std over coalitions) |")
     print("|---|---|---|---|---|---|---|")
     for fill in args.fill:

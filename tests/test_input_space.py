@@ -165,3 +165,41 @@ def test_lmms_eval_runs_in_both_modes_give_close_values(tiny_model_dirs, coco_se
             np.testing.assert_allclose(runs["input"][key]["coalition_values"], record["coalition_values"], atol=0.05)
             compared += 1
     assert compared >= 1
+
+
+def test_the_response_store_keys_on_the_masking_path(tmp_path):
+    """`pixelshap_store` must never serve an input-space answer to an image-path run (or back),
+    also when the masking path is pixelshap_hf's default and not among the model arguments."""
+    from lmms_eval.api.model import lmms
+
+    from pixelshap_eval.lmms.stored_model import StoredResponses
+
+    class Inner(lmms):
+        def __init__(self, masking: str) -> None:
+            super().__init__()
+            self.response_identity = {"masking": masking}
+
+        def generate_until(self, requests):
+            return []
+
+        def loglikelihood(self, requests):
+            return []
+
+        def generate_until_multi_round(self, requests):
+            return []
+
+    def identity(masking, args):
+        return StoredResponses(Inner(masking), "pixelshap_hf", args, str(tmp_path / "store.sqlite")).identity
+
+    default = identity("input", {"pretrained": "m"})
+    assert default != identity("image", {"pretrained": "m", "masking": "image"})
+    assert default == identity("input", {"pretrained": "m", "masking": "input"})
+
+
+def test_a_fine_grid_with_grown_boxes_has_more_atoms_than_the_input_path_takes():
+    """Why MAX_ATOMS exists: a 12x12 grid with grown boxes cuts the image into ~1,000 atoms
+    (each would hold a processed image), so such documents are asked with masked images."""
+    from pixelshap_eval.input_space import MAX_ATOMS
+
+    regions = grid_regions((240, 240), 12, 12)
+    assert len(pixel_atoms((240, 240), regions, Masker(strategy="bbox", box_margin=2))) > MAX_ATOMS

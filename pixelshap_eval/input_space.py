@@ -85,7 +85,7 @@ def pixel_atoms(image_size: tuple[int, int], regions: Sequence[Region], masker: 
         signature_of = np.zeros((height, width), dtype=np.uint64)
         for k, plane in enumerate(bits):
             signature_of |= plane.astype(np.uint64) << np.uint64(k)
-        rows = signature_of.ravel()
+        rows: np.ndarray = signature_of.ravel()
     else:
         packed = np.packbits(bits, axis=0).reshape(-1, height * width).T  # one row of bytes per pixel
         rows = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()

@@ -202,4 +202,9 @@ def test_a_fine_grid_with_grown_boxes_has_more_atoms_than_the_input_path_takes()
     from pixelshap_eval.input_space import MAX_ATOMS
 
     regions = grid_regions((240, 240), 12, 12)
-    assert len(pixel_atoms((240, 240), regions, Masker(strategy="bbox", box_margin=2))) > MAX_ATOMS
+    masker = Masker(strategy="bboa", box_margin=2)
+    atoms = pixel_atoms((240, 240), regions, masker)  # 288 signature bits: the byte-row path
+    assert len(atoms) > MAX_ATOMS
+    coalitions = np.random.default_rng(5).random((3, len(regions))) < 0.5
+    for coalition, hidden in zip(coalitions, atoms.hidden(coalitions)):
+        np.testing.assert_array_equal(hidden[atoms.labels], masker.hidden_pixels((240, 240), regions, coalition))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import abc
 import copy
+import hashlib
 import threading
 from typing import Any
 
@@ -69,7 +70,7 @@ class CoalitionTask(ConfigurableTask):
         self._players_cache: LRUCache[DocPlayers] = LRUCache(16)
         self._image_cache: LRUCache[Image.Image] = LRUCache(16)
         self._doc_cache: LRUCache[dict[str, Any]] = LRUCache(256)
-        self._atoms_cache: LRUCache[tuple[PixelAtoms, np.ndarray]] = LRUCache(16)
+        self._atoms_cache: LRUCache[tuple[PixelAtoms, np.ndarray, str]] = LRUCache(16)
         super().__init__(config=config, **kwargs)
         self.router = CoalitionRouter(self.config.task, self, self._doc)
         register_router(self.router)
@@ -195,16 +196,21 @@ class CoalitionTask(ConfigurableTask):
             return None
         image = self.image(ref.split, ref.doc_id)
 
-        def build() -> tuple[PixelAtoms, np.ndarray]:
+        def build() -> tuple[PixelAtoms, np.ndarray, str]:
             players = self.players(ref.split, ref.doc_id)
             plan = self._plan(doc_key(self._doc(ref.split, ref.doc_id)), len(players.regions))
             atoms = pixel_atoms(image.size, players.regions, self.settings.masker)
-            return atoms, atoms.hidden(plan.masks)
+            # the model caches its encodings by this key: the pixels and atoms themselves, so that
+            # other settings of the same task (image size, players) never reuse a stale encoding
+            digest = hashlib.blake2b(image.tobytes(), digest_size=16)
+            for part in (atoms.labels, atoms.in_box, atoms.in_mask):
+                digest.update(np.ascontiguousarray(part).tobytes())
+            return atoms, atoms.hidden(plan.masks), digest.hexdigest()
 
-        atoms, hidden = self._atoms_cache.get((ref.split, ref.doc_id), build)
+        atoms, hidden, key = self._atoms_cache.get((ref.split, ref.doc_id), build)
         if len(atoms) > MAX_ATOMS:
             return None
-        return CoalitionInput(document=(self.config.task, ref.split, ref.doc_id), image=image, atoms=atoms, hidden_atoms=hidden[ref.row])
+        return CoalitionInput(document=(self.config.task, key), image=image, atoms=atoms, hidden_atoms=hidden[ref.row])
 
     def question(self, ref: CoalitionRef) -> str:
         return self.doc_to_text(self._doc(ref.split, ref.doc_id))

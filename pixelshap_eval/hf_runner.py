@@ -65,6 +65,7 @@ class HFRunner:
         self.tokenizer = processor.tokenizer
         self.batch_size = batch_size
         self.system_prompt = system_prompt
+        self._prompts: dict[tuple[str | None, str], str] = {}
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "left"
@@ -96,7 +97,16 @@ class HFRunner:
         return next(self.model.parameters()).device
 
     def prompt(self, question: str) -> str:
-        """The chat-templated prompt for one image followed by `question`."""
+        """The chat-templated prompt for one image followed by `question` (templated once per
+        question: every coalition of a document asks the same one)."""
+        key = (self.system_prompt, question)
+        if key not in self._prompts:
+            if len(self._prompts) >= _PROMPT_MEMO:
+                self._prompts.clear()
+            self._prompts[key] = self._template(question)
+        return self._prompts[key]
+
+    def _template(self, question: str) -> str:
         messages = []
         if self.system_prompt:
             messages.append({"role": "system", "content": [{"type": "text", "text": self.system_prompt}]})
@@ -117,18 +127,24 @@ class HFRunner:
         for start in range(0, len(images), self.batch_size):
             batch_images = [to_rgb(im) for im in images[start : start + self.batch_size]]
             batch_prompts = [self.prompt(q) for q in questions[start : start + self.batch_size]]
-            inputs = self._encode(batch_prompts, batch_images)
-            with torch.inference_mode():
-                output = self.model.generate(
-                    **inputs,
-                    max_new_tokens=max_new_tokens,
-                    pad_token_id=self.tokenizer.pad_token_id,
-                    **{"do_sample": False, **generate_kwargs},
-                )
-            new_tokens = output[:, inputs["input_ids"].shape[1] :]
-            texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-            answers.extend(_cut_at_stop(text, until).strip() for text in texts)
+            answers.extend(self.generate_inputs(self._encode(batch_prompts, batch_images), max_new_tokens, until, **generate_kwargs))
         return answers
+
+    def generate_inputs(
+        self, inputs: dict[str, torch.Tensor], max_new_tokens: int = 32, until: Sequence[str] = (), **generate_kwargs: Any
+    ) -> list[str]:
+        """`generate` for one batch already encoded (processor outputs, or `input_space`'s)."""
+        inputs = self.to_model(inputs)
+        with torch.inference_mode():
+            output = self.model.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=self.tokenizer.pad_token_id,
+                **{"do_sample": False, **generate_kwargs},
+            )
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return [_cut_at_stop(text, until).strip() for text in texts]
 
     def score(
         self,
@@ -178,7 +194,10 @@ class HFRunner:
         return LayerProbs(layers=chosen, n_layers=lens_parts(self.model).n_layers, probs=probs)
 
     def _encode(self, prompts: list[str], images: list[Image.Image]) -> dict[str, torch.Tensor]:
-        inputs = self.processor(text=prompts, images=images, return_tensors="pt", padding=True)
+        return dict(self.processor(text=prompts, images=images, return_tensors="pt", padding=True))
+
+    def to_model(self, inputs: Any) -> dict[str, torch.Tensor]:
+        """A batch of processor outputs on the model's device, floating tensors in its dtype."""
         dtype = next(self.model.parameters()).dtype
         moved = {}
         for key, value in inputs.items():
@@ -192,7 +211,13 @@ class HFRunner:
     def _score_batch(
         self, images: list[Image.Image], prompts: list[str], continuations: list[str], include_eos: bool = False
     ) -> list[ContinuationScore]:
-        inputs = self._encode(prompts, images)
+        return self.score_inputs(self._encode(prompts, images), continuations, include_eos)
+
+    def score_inputs(
+        self, inputs: dict[str, torch.Tensor], continuations: Sequence[str], include_eos: bool = False
+    ) -> list[ContinuationScore]:
+        """`score` for one batch already encoded (one prompt and image per row)."""
+        inputs = self.to_model(inputs)
         ids, mask = inputs.pop("input_ids"), inputs.pop("attention_mask")
         targets = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for c in continuations]
         if any(len(t) == 0 for t in targets):
@@ -202,7 +227,7 @@ class HFRunner:
                 raise ValueError("include_eos needs a tokenizer with an end token (eos_token_id is None)")
             targets = [t + [int(self.tokenizer.eos_token_id)] for t in targets]
         per_token_keys = [k for k, v in inputs.items() if torch.is_tensor(v) and v.shape == ids.shape]
-        rows = [ids[i][mask[i].bool()].tolist() + targets[i] for i in range(len(prompts))]
+        rows = [ids[i][mask[i].bool()].tolist() + targets[i] for i in range(len(continuations))]
         width = max(len(r) for r in rows)
         pad = self.tokenizer.pad_token_id
 
@@ -228,6 +253,9 @@ class HFRunner:
             greedy = bool((positions.argmax(-1) == token_ids).all())
             scores.append(ContinuationScore(token_logprobs=chosen.cpu().numpy().astype(float), is_greedy=greedy))
         return scores
+
+
+_PROMPT_MEMO = 4096  # templated prompts kept (questions); cleared when full
 
 
 def _cut_at_stop(text: str, until: Sequence[str]) -> str:

@@ -2,7 +2,7 @@
 sizes 1, 8 and 32 against lmms-eval's bundled `llava_hf` (batch size 1), on the same tiny model
 and documents, in one run; plus where the wall time goes (model, masking, embedding, the rest).
 
-    python scripts/bench_throughput.py [--docs 4] [--budget 48] [--family llava]
+    python scripts/bench_throughput.py [--docs 4] [--budget 48] [--batch-sizes 1 8 32] [--masking input image]
 
 The COCO object-importance set is built from ../shared/data (or $PIXELSHAP_SHARED_DATA) into a
 temporary folder; the model is a tiny random model of the given family (bundled llava_hf takes
@@ -16,7 +16,7 @@ import os
 import tempfile
 import time
 from collections import defaultdict
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -25,7 +25,9 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 from lmms_eval.evaluator import simple_evaluate  # noqa: E402
 
 from pixelshap_eval.data.coco import build_coco_set  # noqa: E402
+from pixelshap_eval.input_space import InputSpaceEncoder  # noqa: E402
 from pixelshap_eval.lmms import task as task_module  # noqa: E402
+from pixelshap_eval.lmms.base import CoalitionTask  # noqa: E402
 from pixelshap_eval.lmms.hf_model import PixelShapHF  # noqa: E402
 from pixelshap_eval.lmms.responses import EMBEDDERS  # noqa: E402
 from pixelshap_eval.testing.tiny_models import save_tiny_model  # noqa: E402
@@ -35,22 +37,35 @@ TASK = "pixelshap_coco"
 
 
 class Stopwatch:
-    """Accumulates wall time of wrapped callables by name (outermost call only)."""
+    """Accumulates the exclusive wall time of wrapped callables by name: time spent in a wrapped
+    call inside another goes to the inner one's name only (so the shares add up)."""
 
     def __init__(self) -> None:
         self.totals: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
+        self._stack: list[str] = []
+        self._since = 0.0
+
+    def _switch(self, name: str | None) -> None:
+        now = time.perf_counter()
+        if self._stack:
+            self.totals[self._stack[-1]] += now - self._since
+        self._since = now
+        if name is None:
+            self._stack.pop()
+        else:
+            self._stack.append(name)
 
     @contextmanager
     def wrapped(self, owner, attribute: str, name: str):
         original = getattr(owner, attribute)
 
         def timed(*args, **kwargs):
-            start = time.perf_counter()
+            self._switch(name)
             try:
                 return original(*args, **kwargs)
             finally:
-                self.totals[name] += time.perf_counter() - start
+                self._switch(None)
                 self.calls[name] += 1
 
         setattr(owner, attribute, timed)
@@ -71,19 +86,30 @@ PARTS = ("model", "preprocessing", "masking", "embedding", "solve")
 
 
 def run_one(label: str, model, model_module, processor, docs: int, manager) -> dict:
-    """Evaluate the task with a loaded lmms-eval model; time the parts."""
+    """Evaluate the task with a loaded lmms-eval model; time the parts. Masking is building the
+    masked images (image path) or the coalitions' pixel atoms and blended pixels (input path);
+    preprocessing is every call of the processor or its image processor."""
     watch = Stopwatch()
-    with (
-        watch.wrapped(model_module, "generate", "model"),
-        watch.wrapped(type(processor), "__call__", "preprocessing"),
-        watch.wrapped(task_module.AttributionTask, "masked_image", "masking"),
-        watch.wrapped(TextEmbedder, "embed", "embedding"),
-        watch.wrapped(task_module.AttributionTask, "evaluate", "solve"),
-    ):
+    image_processor = getattr(processor, "image_processor", processor)
+    with ExitStack() as stack:
+        for owner, attribute, name in (
+            (model_module, "generate", "model"),
+            (type(processor), "__call__", "preprocessing"),
+            (type(image_processor), "__call__", "preprocessing"),
+            # on the base class: a sibling that overrides masked_image is one that renders its own images
+            (CoalitionTask, "masked_image", "masking"),
+            (CoalitionTask, "coalition_input", "masking"),
+            (InputSpaceEncoder, "encode", "blending"),
+            (TextEmbedder, "embed", "embedding"),
+            (task_module.AttributionTask, "evaluate", "solve"),
+        ):
+            if not (owner is type(image_processor) and image_processor is processor and attribute == "__call__"):
+                stack.enter_context(watch.wrapped(owner, attribute, name))
         start = time.perf_counter()
         simple_evaluate(model=model, tasks=[TASK], limit=docs, bootstrap_iters=0, gen_kwargs="max_new_tokens=8", task_manager=manager)
         wall = time.perf_counter() - start
-    calls = watch.calls["masking"]  # one masked image per coalition request
+    calls = watch.calls["masking"]  # one masked image or one coalition input per coalition request
+    watch.totals["masking"] += watch.totals.pop("blending", 0.0)
     return {"label": label, "calls": calls, "wall": wall, **{k: watch.totals.get(k, 0.0) for k in PARTS}}
 
 
@@ -92,6 +118,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=12, help="documents per configuration")
     parser.add_argument("--budget", type=int, default=64, help="model calls per document")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--masking", nargs="+", default=["input", "image"], choices=["input", "image"], help="pixelshap_hf masking paths")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="pixelshap-bench-"))
@@ -112,13 +139,15 @@ def main() -> None:
     bundled = LlavaHf(pretrained=str(model_dir), device="cpu", device_map="cpu", dtype="float32", batch_size=1)
     rows.append(run_one("llava_hf (bundled), batch 1", bundled, bundled._model, bundled._image_processor, args.docs, manager))
     for batch_size in args.batch_sizes:
-        ours = PixelShapHF(pretrained=str(model_dir), device="cpu", dtype="float32", batch_size=batch_size)
-        rows.append(run_one(f"pixelshap_hf, batch {batch_size}", ours, ours.runner.model, ours.runner.processor, args.docs, manager))
+        for masking in args.masking:
+            ours = PixelShapHF(pretrained=str(model_dir), device="cpu", dtype="float32", batch_size=batch_size, masking=masking)
+            label = f"pixelshap_hf masking={masking}, batch {batch_size}"
+            rows.append(run_one(label, ours, ours.runner.model, ours.runner.processor, args.docs, manager))
 
     baseline = rows[0]["calls"] / rows[0]["wall"]
     print(f"\n{args.docs} documents x up to {args.budget} coalitions, tiny random LLaVA, CPU threads: {os.cpu_count()}\n")
     print("Shares of wall time: model = generate; preprocessing = the HF processor; masking = building the")
-    print("masked images; embedding = answer embeddings; solve = Shapley solve + metrics; rest = lmms-eval and")
+    print("masked images or the coalitions' input-space pixels; embedding = answer embeddings; solve = Shapley solve + metrics; rest = lmms-eval and")
     print("task bookkeeping (loading the task, building requests, routing, collating, aggregation).\n")
     print("| path | coalitions | wall s | coalitions/s | vs llava_hf | model % | preprocessing % | masking % | embedding % | solve % | rest % |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

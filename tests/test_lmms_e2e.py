@@ -33,7 +33,8 @@ def lmms_env(pixelshap_data_dir, coco_set_dir, human_set_dir) -> dict[str, str]:
 def hf_args(tiny_model_dirs) -> list[str]:
     model = tiny_model_dirs("llava")
     return [
-        "--model", "pixelshap_hf", "--model_args", f"pretrained={model},device=cpu,dtype=float32",
+        # masking=image: the bundled llava_hf comparison below needs the same (exact) masked images
+        "--model", "pixelshap_hf", "--model_args", f"pretrained={model},device=cpu,dtype=float32,masking=image",
         "--batch_size", "16", "--tasks", TASKS, "--limit", "2", "--gen_kwargs", "max_new_tokens=4",
     ]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import abc
 import copy
+import hashlib
 import threading
 from typing import Any
 
@@ -29,6 +30,7 @@ from PIL import Image
 
 from pixelshap_eval.data.locate import dataset_dir, load_pixelshap_dataset
 from pixelshap_eval.images import to_rgb
+from pixelshap_eval.input_space import MAX_ATOMS, CoalitionInput, PixelAtoms, pixel_atoms
 from pixelshap_eval.lmms.cache import LRUCache
 from pixelshap_eval.lmms.config import AttributionConfig, load_config
 from pixelshap_eval.lmms.counts import document_counts
@@ -72,6 +74,7 @@ class CoalitionTask(ConfigurableTask):
         self._players_cache: LRUCache[DocPlayers] = LRUCache(16)
         self._image_cache: LRUCache[Image.Image] = LRUCache(16)
         self._doc_cache: LRUCache[dict[str, Any]] = LRUCache(256)
+        self._atoms_cache: LRUCache[tuple[PixelAtoms, np.ndarray, str]] = LRUCache(16)
         super().__init__(config=config, **kwargs)
         self.router = CoalitionRouter(self.config.task, self, self._doc)
         register_router(self.router)
@@ -187,6 +190,31 @@ class CoalitionTask(ConfigurableTask):
         players = self.players(ref.split, ref.doc_id)
         plan = self._plan(doc_key(self._doc(ref.split, ref.doc_id)), len(players.regions))
         return self.settings.masker.mask(self.image(ref.split, ref.doc_id), players.regions, plan.masks[ref.row])
+
+    def coalition_input(self, ref: CoalitionRef) -> CoalitionInput | None:
+        """The coalition for a model that masks in its input space: the full image, its pixel
+        atoms and the atoms the coalition hides (the same pixels `masked_image` fills). None
+        for a sibling that renders its images its own way (it overrides `masked_image`), and
+        for an image cut into more than `MAX_ATOMS` atoms (it is asked with masked images)."""
+        if type(self).masked_image is not CoalitionTask.masked_image:
+            return None
+        image = self.image(ref.split, ref.doc_id)
+
+        def build() -> tuple[PixelAtoms, np.ndarray, str]:
+            players = self.players(ref.split, ref.doc_id)
+            plan = self._plan(doc_key(self._doc(ref.split, ref.doc_id)), len(players.regions))
+            atoms = pixel_atoms(image.size, players.regions, self.settings.masker)
+            # the model caches its encodings by this key: the pixels and atoms themselves, so that
+            # other settings of the same task (image size, players) never reuse a stale encoding
+            digest = hashlib.blake2b(image.tobytes(), digest_size=16)
+            for part in (atoms.labels, atoms.in_box, atoms.in_mask):
+                digest.update(np.ascontiguousarray(part).tobytes())
+            return atoms, atoms.hidden(plan.masks), digest.hexdigest()
+
+        atoms, hidden, key = self._atoms_cache.get((ref.split, ref.doc_id), build)
+        if len(atoms) > MAX_ATOMS:
+            return None
+        return CoalitionInput(document=(self.config.task, key), image=image, atoms=atoms, hidden_atoms=hidden[ref.row])
 
     def question(self, ref: CoalitionRef) -> str:
         return self.doc_to_text(self._doc(ref.split, ref.doc_id))

@@ -9,6 +9,13 @@ first-token probability at every requested decoder layer instead, as JSON text.
 
     lmms-eval --model pixelshap_hf --model_args pretrained=DIR,dtype=bfloat16 --batch_size 32 ...
     lmms-eval --model pixelshap_hf --model_args pretrained=DIR,randomize=full,randomize_seed=0 ...   (randomisation test)
+    lmms-eval --model pixelshap_hf --model_args pretrained=DIR,masking=image ...   (mask the image, then preprocess)
+
+Coalitions are masked in the model's input space by default (`masking=input`, `input_space`;
+the default where the image processor has a torchvision backend, else `masking=image`):
+the processor runs once per document and each coalition's pixels are blended from the processed
+full and fill images; `masking=image` masks each coalition's image and preprocesses it, as
+models without this path see it (exact at region borders, slower).
 
 Under `accelerate launch`, each rank loads the model on its own GPU and lmms-eval shards the
 documents across ranks.
@@ -26,13 +33,15 @@ from lmms_eval.api.model import lmms
 from PIL import Image
 from tqdm import tqdm
 
-from pixelshap_eval.hf_runner import HFRunner
+from pixelshap_eval.hf_runner import ContinuationScore, HFRunner
+from pixelshap_eval.input_space import CoalitionInput, InputSpaceEncoder, supports_input_space
 from pixelshap_eval.lmms.igos_requests import IGOS_KEY, answer_request, is_igos_request
 from pixelshap_eval.lmms.layer_requests import LayerwiseTarget, encode_layer_response
 from pixelshap_eval.lmms.randomise import randomise_weights
-from pixelshap_eval.lmms.routing import router_for, split_end_token_marker
+from pixelshap_eval.lmms.routing import VIRTUAL_SPLIT, router_for, split_end_token_marker
 
 DEFAULT_MAX_NEW_TOKENS = 32
+MASKING = ("input", "image")
 
 
 class PixelShapHF(lmms):
@@ -52,11 +61,14 @@ class PixelShapHF(lmms):
         system_prompt: str | None = None,
         randomize: str | None = None,
         randomize_seed: int | str = 0,
+        masking: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
         if kwargs:
-            raise ValueError(f"pixelshap_hf got unknown model_args {sorted(kwargs)}; known: pretrained, device, device_map, dtype, trust_remote_code, attn_implementation, system_prompt, randomize, randomize_seed (and --batch_size)")
+            raise ValueError(f"pixelshap_hf got unknown model_args {sorted(kwargs)}; known: pretrained, device, device_map, dtype, trust_remote_code, attn_implementation, system_prompt, randomize, randomize_seed, masking (and --batch_size)")
+        if masking is not None and masking not in MASKING:
+            raise ValueError(f"pixelshap_hf: masking must be one of {list(MASKING)} (input: blend preprocessed images, image: mask then preprocess), got {masking!r}")
         accelerator = Accelerator()
         if accelerator.num_processes > 1:
             device = f"cuda:{accelerator.local_process_index}" if torch.cuda.is_available() else "cpu"
@@ -76,6 +88,17 @@ class PixelShapHF(lmms):
         if randomize:  # the model-parameter randomisation test: same architecture, re-initialised weights
             randomise_weights(self.runner.model, str(randomize), int(randomize_seed))
         self._model = self.runner.model
+        if masking is None:  # input space where the processor allows it
+            masking = "input" if supports_input_space(self.runner.processor) else "image"
+        if masking == "input" and not supports_input_space(self.runner.processor):
+            raise ValueError(
+                f"pixelshap_hf: masking=input needs a torchvision-backend image processor, and {pretrained} has "
+                f"{type(self.runner.processor.image_processor).__name__}: pass masking=image"
+            )
+        self.masking = masking
+        self.encoder = InputSpaceEncoder(self.runner.processor) if masking == "input" else None
+        # what `pixelshap_store` keys responses on besides the model arguments: the two paths differ
+        self.response_identity = {"masking": masking}
 
     @property
     def model(self):
@@ -103,10 +126,16 @@ class PixelShapHF(lmms):
             hf_kwargs = _generation_kwargs(gen_kwargs)
             for start in range(0, len(indices), self.runner.batch_size):
                 chunk = indices[start : start + self.runner.batch_size]
-                images, questions = zip(*(self._image_and_question(requests[i]) for i in chunk))
-                texts = self.runner.generate(list(images), list(questions), max_new_tokens=max_new_tokens, until=until, **hf_kwargs)
-                for i, text in zip(chunk, texts):
-                    answers[i] = text
+                blended, rendered = self._by_path([requests[i] for i in chunk])
+                if blended:
+                    texts = self.runner.generate_inputs(self._encode(blended), max_new_tokens=max_new_tokens, until=until, **hf_kwargs)
+                    for (position, _, _), text in zip(blended, texts):
+                        answers[chunk[position]] = text
+                if rendered:
+                    images, questions = zip(*(self._image_and_question(requests[chunk[p]]) for p in rendered))
+                    texts = self.runner.generate(list(images), list(questions), max_new_tokens=max_new_tokens, until=until, **hf_kwargs)
+                    for position, text in zip(rendered, texts):
+                        answers[chunk[position]] = text
                 progress.update(len(chunk))
         progress.close()
         return answers  # type: ignore[return-value]
@@ -124,15 +153,22 @@ class PixelShapHF(lmms):
             indices = [i for i, (text, marked) in enumerate(asked) if marked == with_end]
             for start in range(0, len(indices), self.runner.batch_size):
                 chunk = indices[start : start + self.runner.batch_size]
-                # every request's image is built, also for an empty continuation: the task checks
-                # that each coalition was rendered (a wrapper that skips documents is caught so)
-                items = {i: self._image_and_question(requests[i]) for i in chunk}
                 scorable = [i for i in chunk if asked[i][0]]
-                scored = self.runner.score(
-                    [items[i][0] for i in scorable], [items[i][1] for i in scorable], [asked[i][0] for i in scorable],
-                    include_eos=with_end,
-                )
-                for i, score in zip(scorable, scored):
+                for i in chunk:  # nothing to score, but the task checks that every coalition was rendered
+                    if not asked[i][0]:
+                        self._image_and_question(requests[i])
+                blended, rendered = self._by_path([requests[i] for i in scorable])
+                scored: list[tuple[int, ContinuationScore]] = []
+                if blended:
+                    continuations = [asked[scorable[p]][0] for p, _, _ in blended]
+                    scored += zip((scorable[p] for p, _, _ in blended), self.runner.score_inputs(self._encode(blended), continuations, include_eos=with_end))
+                if rendered:
+                    items = [self._image_and_question(requests[scorable[p]]) for p in rendered]
+                    scored += zip((scorable[p] for p in rendered), self.runner.score(
+                        [image for image, _ in items], [question for _, question in items], [asked[scorable[p]][0] for p in rendered],
+                        include_eos=with_end,
+                    ))
+                for i, score in scored:
                     total = float(score.token_logprobs.mean()) if with_end else score.logprob
                     results[i] = (total, score.is_greedy)
                 for i in chunk:
@@ -171,6 +207,25 @@ class PixelShapHF(lmms):
 
     def generate_until_multi_round(self, requests: list[Instance]) -> list[str]:
         raise NotImplementedError("pixelshap_hf answers single-turn requests only; multi-round tasks need another model")
+
+    def _by_path(self, requests: list[Instance]) -> tuple[list[tuple[int, str, CoalitionInput]], list[int]]:
+        """Split requests into those masked in input space ((position, question, coalition)) and
+        the positions of those that need their image rendered (masking=image, or a request that is
+        not a coalition of a task masking with players)."""
+        blended: list[tuple[int, str, CoalitionInput]] = []
+        rendered: list[int] = []
+        for position, request in enumerate(requests):
+            _, _, _, doc_id, task, split = request.args
+            coalition = router_for(task).render_input(doc_id) if self.encoder is not None and split == VIRTUAL_SPLIT else None
+            if coalition is None:
+                rendered.append(position)
+            else:
+                blended.append((position, str(request.args[0]), coalition))
+        return blended, rendered
+
+    def _encode(self, blended: list[tuple[int, str, CoalitionInput]]) -> dict[str, torch.Tensor]:
+        assert self.encoder is not None
+        return self.encoder.encode([self.runner.prompt(question) for _, question, _ in blended], [c for _, _, c in blended])
 
     def _doc(self, request: Instance) -> dict:
         _, _, _, doc_id, task, split = request.args

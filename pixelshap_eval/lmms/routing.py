@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 from PIL import Image
 
+from pixelshap_eval.input_space import CoalitionInput
+
 VIRTUAL_SPLIT = "pixelshap_coalitions"
 COALITION_KEY = "__pixelshap_coalition__"
 # ends a loglikelihood continuation to ask `pixelshap_hf` for the mean log-probability of the
@@ -43,6 +45,8 @@ class Renderer(Protocol):
     """What the task provides to turn a coalition reference into model inputs."""
 
     def masked_image(self, ref: CoalitionRef) -> Image.Image: ...
+
+    def coalition_input(self, ref: CoalitionRef) -> CoalitionInput | None: ...
 
     def question(self, ref: CoalitionRef) -> str: ...
 
@@ -89,6 +93,16 @@ class CoalitionRouter:
         with self._lock:
             self._rendered[virtual_id] += 1
         return ref, image
+
+    def render_input(self, virtual_id: int) -> CoalitionInput | None:
+        """The coalition a virtual doc id stands for, for a model that masks in its input space
+        (counted as rendered); None when the task renders its images otherwise (the model then
+        asks for the masked image)."""
+        coalition = self.renderer.coalition_input(self.ref(virtual_id))
+        if coalition is not None:
+            with self._lock:
+                self._rendered[int(virtual_id)] += 1
+        return coalition
 
     def render_count(self) -> int:
         return sum(self._rendered.values())

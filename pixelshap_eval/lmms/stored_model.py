@@ -38,7 +38,10 @@ class StoredResponses(lmms):
         self.inner = inner  # before lmms.__init__, which sets task_dict (forwarded to the inner model)
         super().__init__()
         self.is_simple = inner.is_simple
-        self.identity = json.dumps([inner_name, sorted((str(k), str(v)) for k, v in inner_args.items())])
+        # a model may name settings its answers depend on beyond its arguments (pixelshap_hf: the
+        # masking path, also when left at its default), so that the store never mixes the two
+        identifying = {**inner_args, **getattr(inner, "response_identity", {})}
+        self.identity = json.dumps([inner_name, sorted((str(k), str(v)) for k, v in identifying.items())])
         self.store = ResponseStore(store)
         self.chunk = chunk
         self._rank, self._world_size = inner.rank, inner.world_size

@@ -56,6 +56,18 @@ def test_wheel_ships_the_task_yamls(wheel):
     assert "[lmms_eval.models]" in text and "pixelshap_eval.lmms.registration:register" in text
 
 
+def test_wheel_ships_every_module_of_the_package(wheel):
+    """A new subpackage that pyproject's package list misses would import in the checkout and
+    fail in every installed copy."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    package = REPO_ROOT / "pixelshap_eval"
+    missing = sorted(
+        str(path.relative_to(REPO_ROOT)) for path in package.rglob("*.py")
+        if "evaluate_modules" not in path.parts and str(path.relative_to(REPO_ROOT)) not in names
+    )
+    assert not missing, f"add their packages to [tool.setuptools] packages in pyproject.toml: {missing}"
+
+
 def test_wheel_ships_the_lmms_eval_command_evaluate_modules_and_policy(wheel):
     from pixelshap_eval.evaluate_metrics import MODULES
 

@@ -29,7 +29,6 @@ from loguru import logger as eval_logger
 from PIL import Image
 
 from pixelshap_eval.data.locate import dataset_dir, load_pixelshap_dataset
-from pixelshap_eval.images import to_rgb
 from pixelshap_eval.input_space import MAX_ATOMS, CoalitionInput, PixelAtoms, pixel_atoms
 from pixelshap_eval.lmms.cache import LRUCache
 from pixelshap_eval.lmms.config import AttributionConfig, load_config
@@ -38,11 +37,24 @@ from pixelshap_eval.lmms.documents import DocPlayers, doc_key, doc_players
 from pixelshap_eval.lmms.provenance import PROVENANCE_KEY, provenance
 from pixelshap_eval.lmms.responses import coalition_values, response_text
 from pixelshap_eval.lmms.routing import MEAN_WITH_END_TOKEN, VIRTUAL_SPLIT, CoalitionRef, CoalitionRouter, register_router, request_callables
-from pixelshap_eval.lmms.scaling import model_size, scale_image
+from pixelshap_eval.lmms.scaling import model_view
 from pixelshap_eval.lmms.shipped_tasks import known_task_names
 from pixelshap_eval.shapley import Coalitions
 
 UNPLANNED = "unplanned"  # the estimator name of the stand-in plan of a document that could not be planned
+
+
+def load_built_set(task: ConfigurableTask, settings: AttributionConfig) -> None:
+    """Give `task` its data: the built set at $PIXELSHAP_DATA_DIR/<set>, else the YAML's Hub id,
+    with its provenance in the task metadata and an image-free copy for fast document reads."""
+    task.dataset = load_pixelshap_dataset(settings.dataset, hub_id=task.config.dataset_path)
+    task.config.metadata[PROVENANCE_KEY] = provenance(task.dataset, dataset_dir(settings.dataset))
+    task.dataset_no_image = DatasetDict(
+        {
+            split: data.remove_columns([c for c, f in data.features.items() if isinstance(f, ImageFeature)])
+            for split, data in task.dataset.items()
+        }
+    )
 
 
 class DocumentNotPlanned(Exception):
@@ -83,14 +95,7 @@ class CoalitionTask(ConfigurableTask):
     # --- data ---------------------------------------------------------------------------
     def download(self, dataset_kwargs: dict | None = None) -> None:
         """Load the built set at $PIXELSHAP_DATA_DIR/<set>, else the YAML's Hub id."""
-        self.dataset = load_pixelshap_dataset(self.settings.dataset, hub_id=self.config.dataset_path)
-        self.config.metadata[PROVENANCE_KEY] = provenance(self.dataset, dataset_dir(self.settings.dataset))
-        self.dataset_no_image = DatasetDict(
-            {
-                split: data.remove_columns([c for c, f in data.features.items() if isinstance(f, ImageFeature)])
-                for split, data in self.dataset.items()
-            }
-        )
+        load_built_set(self, self.settings)
 
     def _doc(self, split: str, doc_id: int) -> dict[str, Any]:
         return self._doc_cache.get((split, doc_id), lambda: self.dataset_no_image[split][int(doc_id)])
@@ -100,9 +105,7 @@ class CoalitionTask(ConfigurableTask):
         `max_image_side` pixels a side (the players are built on the same size)."""
 
         def load() -> Image.Image:
-            image = to_rgb(self.dataset[split][int(doc_id)]["image"])
-            width, height = image.size
-            return scale_image(image, model_size(width, height, self.settings.max_image_side))
+            return model_view(self.dataset[split][int(doc_id)]["image"], self.settings.max_image_side)
 
         return self._image_cache.get((split, doc_id), load)
 

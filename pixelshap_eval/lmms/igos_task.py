@@ -17,24 +17,20 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from datasets import DatasetDict
-from datasets import Image as ImageFeature
 from lmms_eval.api.instance import Instance
 from lmms_eval.api.task import ConfigurableTask
 from PIL import Image
 
-from pixelshap_eval.data.locate import dataset_dir, load_pixelshap_dataset
 from pixelshap_eval.igos import IgosConfig
 from pixelshap_eval.igos.pooling import pool_scores, saliency_map
-from pixelshap_eval.images import to_rgb
+from pixelshap_eval.lmms.base import load_built_set
 from pixelshap_eval.lmms.config import AttributionConfig, load_config
 from pixelshap_eval.lmms.counts import document_counts
 from pixelshap_eval.lmms.documents import DocPlayers, doc_key, doc_players, doc_seed
 from pixelshap_eval.lmms.igos_requests import parse_response, request_kwargs
-from pixelshap_eval.lmms.provenance import PROVENANCE_KEY, provenance
 from pixelshap_eval.lmms.records import attribution_record, write_heatmap
 from pixelshap_eval.lmms.responses import response_text
-from pixelshap_eval.lmms.scaling import model_size, scale_image
+from pixelshap_eval.lmms.scaling import model_view
 from pixelshap_eval.lmms.scoring import defined_metrics, grid_metrics, object_metrics
 from pixelshap_eval.lmms.shipped_tasks import known_task_names
 from pixelshap_eval.shapley import Attribution, Coalitions
@@ -42,8 +38,7 @@ from pixelshap_eval.shapley import Attribution, Coalitions
 
 def model_image(max_image_side: int, doc: dict[str, Any]) -> list[Image.Image]:
     """The document's image as the model sees it (the players are built on the same size)."""
-    image = to_rgb(doc["image"])
-    return [scale_image(image, model_size(image.width, image.height, max_image_side))]
+    return [model_view(doc["image"], max_image_side)]
 
 
 class IgosTask(ConfigurableTask):
@@ -62,14 +57,7 @@ class IgosTask(ConfigurableTask):
 
     def download(self, dataset_kwargs: dict | None = None) -> None:
         """The built set at $PIXELSHAP_DATA_DIR/<set>, else the YAML's Hub id."""
-        self.dataset = load_pixelshap_dataset(self.settings.dataset, hub_id=self.config.dataset_path)
-        self.config.metadata[PROVENANCE_KEY] = provenance(self.dataset, dataset_dir(self.settings.dataset))
-        self.dataset_no_image = DatasetDict(
-            {
-                split: data.remove_columns([c for c, f in data.features.items() if isinstance(f, ImageFeature)])
-                for split, data in self.dataset.items()
-            }
-        )
+        load_built_set(self, self.settings)
 
     def players(self, doc: dict[str, Any]) -> DocPlayers:
         if self.settings.players == "sam":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from pixelshap_eval.images import to_rgb
 from pixelshap_eval.players import Region
 
 
@@ -26,6 +27,12 @@ def model_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 def scale_image(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """`image` resized to `size` (antialiased), or itself when it has that size already."""
     return image if image.size == size else image.resize(size, Image.Resampling.LANCZOS)
+
+
+def model_view(image: Image.Image, max_side: int) -> Image.Image:
+    """The image as the model is asked about it: RGB, downscaled once to at most `max_side` a side."""
+    rgb = to_rgb(image)
+    return scale_image(rgb, model_size(rgb.width, rgb.height, max_side))
 
 
 def scale_region(region: Region, size: tuple[int, int]) -> Region:

@@ -29,7 +29,7 @@ def similarity_drop(
     return float(value_full - loo[top_players(array)].mean())
 
 
-def _player_ranks(order: Sequence[int] | np.ndarray) -> np.ndarray:
+def player_ranks(order: Sequence[int] | np.ndarray) -> np.ndarray:
     """rank[i] = position of player i in `order`, after checking it is a permutation."""
     array = np.asarray(order)
     n = array.size
@@ -45,13 +45,13 @@ def _player_ranks(order: Sequence[int] | np.ndarray) -> np.ndarray:
 def deletion_coalitions(order: Sequence[int] | np.ndarray) -> np.ndarray:
     """(n+1, n) bool coalitions: N, N minus order[0], N minus order[:2], ..., empty.
     Pass `ranking(scores)` (or any permutation) as `order`, most important first."""
-    ranks = _player_ranks(order)
+    ranks = player_ranks(order)
     return ranks[None, :] >= np.arange(ranks.size + 1)[:, None]
 
 
 def insertion_coalitions(order: Sequence[int] | np.ndarray) -> np.ndarray:
     """(n+1, n) bool coalitions: empty, {order[0]}, order[:2], ..., N."""
-    ranks = _player_ranks(order)
+    ranks = player_ranks(order)
     return ranks[None, :] < np.arange(ranks.size + 1)[:, None]
 
 

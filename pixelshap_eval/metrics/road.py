@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pixelshap_eval.metrics.faithfulness import _player_ranks, curve_auc
+from pixelshap_eval.metrics.faithfulness import player_ranks, curve_auc
 from pixelshap_eval.metrics.scores import as_scores
 
 ROAD_POINTS = 51
@@ -34,7 +34,7 @@ def ranking_pixel_map(order: Sequence[int] | np.ndarray, masks: Sequence[np.ndar
     """(H, W) per-pixel importance of a player ranking (`order`, most important first): a
     pixel gets n - position of the best-ranked player covering it, and 0 if no player covers
     it (so pixels outside every player are the least relevant)."""
-    ranks = _player_ranks(order)
+    ranks = player_ranks(order)
     if len(masks) != ranks.size:
         raise ValueError(f"the ranking has {ranks.size} players but {len(masks)} masks were given: need one per player")
     shape = np.asarray(masks[0]).shape

@@ -44,17 +44,18 @@ from pixelshap_eval.shapley import Coalitions
 UNPLANNED = "unplanned"  # the estimator name of the stand-in plan of a document that could not be planned
 
 
-def load_built_set(task: ConfigurableTask, settings: AttributionConfig) -> None:
-    """Give `task` its data: the built set at $PIXELSHAP_DATA_DIR/<set>, else the YAML's Hub id,
-    with its provenance in the task metadata and an image-free copy for fast document reads."""
-    task.dataset = load_pixelshap_dataset(settings.dataset, hub_id=task.config.dataset_path)
-    task.config.metadata[PROVENANCE_KEY] = provenance(task.dataset, dataset_dir(settings.dataset))
-    task.dataset_no_image = DatasetDict(
+def load_built_set(task: ConfigurableTask, settings: AttributionConfig) -> tuple[DatasetDict, DatasetDict]:
+    """(the data, an image-free copy for fast document reads) of `task`: the built set at
+    $PIXELSHAP_DATA_DIR/<set>, else the YAML's Hub id; its provenance goes in the task metadata."""
+    dataset = load_pixelshap_dataset(settings.dataset, hub_id=task.config.dataset_path)
+    task.config.metadata[PROVENANCE_KEY] = provenance(dataset, dataset_dir(settings.dataset))
+    no_image = DatasetDict(
         {
             split: data.remove_columns([c for c, f in data.features.items() if isinstance(f, ImageFeature)])
-            for split, data in task.dataset.items()
+            for split, data in dataset.items()
         }
     )
+    return dataset, no_image
 
 
 class DocumentNotPlanned(Exception):
@@ -95,7 +96,7 @@ class CoalitionTask(ConfigurableTask):
     # --- data ---------------------------------------------------------------------------
     def download(self, dataset_kwargs: dict | None = None) -> None:
         """Load the built set at $PIXELSHAP_DATA_DIR/<set>, else the YAML's Hub id."""
-        load_built_set(self, self.settings)
+        self.dataset, self.dataset_no_image = load_built_set(self, self.settings)
 
     def _doc(self, split: str, doc_id: int) -> dict[str, Any]:
         return self._doc_cache.get((split, doc_id), lambda: self.dataset_no_image[split][int(doc_id)])

@@ -57,7 +57,7 @@ class IgosTask(ConfigurableTask):
 
     def download(self, dataset_kwargs: dict | None = None) -> None:
         """The built set at $PIXELSHAP_DATA_DIR/<set>, else the YAML's Hub id."""
-        load_built_set(self, self.settings)
+        self.dataset, self.dataset_no_image = load_built_set(self, self.settings)
 
     def players(self, doc: dict[str, Any]) -> DocPlayers:
         if self.settings.players == "sam":

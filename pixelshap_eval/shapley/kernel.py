@@ -62,13 +62,16 @@ class KernelShap(SamplingEstimator):
 
     name = "kernel"
 
-    def __init__(self, jackknife_groups: int = 64, shrinkage: float = 1.0) -> None:
+    def __init__(self, jackknife_groups: int = 64, shrinkage: float = 0.0, ridge: float = 10.0) -> None:
         if jackknife_groups < 2:
             raise ValueError(f"jackknife_groups must be at least 2, got {jackknife_groups}")
         if not 0 <= shrinkage <= 1:
             raise ValueError(f"shrinkage must lie in [0, 1] (0: none), got {shrinkage}")
+        if not ridge >= 0:
+            raise ValueError(f"ridge must be at least 0 (0: none), got {ridge}")
         self.jackknife_groups = jackknife_groups
         self.shrinkage = shrinkage
+        self.ridge = ridge
 
     def plan(self, n_players: int, budget: int | None = None, rng: Seed = 0) -> Coalitions:
         n = n_players
@@ -160,16 +163,17 @@ class KernelShap(SamplingEstimator):
                 np.array([len(g) for g in groups], dtype=float),
             ))
         weights = np.array([layer_mass[layer] / 2 for layer in layers])
-
-        def estimate(a_layers: list[np.ndarray], b_layers: list[np.ndarray], n_layers: np.ndarray) -> np.ndarray:
-            scale = np.divide(weights, n_layers, out=np.zeros(len(layers)), where=n_layers > 0)
-            a = a_fixed + sum((w * a_l for w, a_l in zip(scale, a_layers)), np.zeros((n, n)))
-            b = b_fixed + sum((w * b_l for w, b_l in zip(scale, b_layers)), np.zeros(n))
-            return _efficient_least_squares(a, b, total, basis)
-
         a_all = [a_g.sum(axis=0) for a_g, _, _ in parts]
         b_all = [b_g.sum(axis=0) for _, b_g, _ in parts]
         n_all = np.array([c_g.sum() for _, _, c_g in parts])
+        a_prior, b_prior = self._ridge_prior(a_fixed, weights, a_all, n_all, phi_enumerated, basis)
+
+        def estimate(a_layers: list[np.ndarray], b_layers: list[np.ndarray], n_layers: np.ndarray) -> np.ndarray:
+            scale = np.divide(weights, n_layers, out=np.zeros(len(layers)), where=n_layers > 0)
+            a = a_fixed + a_prior + sum((w * a_l for w, a_l in zip(scale, a_layers)), np.zeros((n, n)))
+            b = b_fixed + b_prior + sum((w * b_l for w, b_l in zip(scale, b_layers)), np.zeros(n))
+            return _efficient_least_squares(a, b, total, basis)
+
         phi = estimate(a_all, b_all, n_all)
         if all(len(c_g) < 2 for _, _, c_g in parts):
             return self._attribution(coalitions, values, phi, np.full(n, np.nan))
@@ -194,6 +198,21 @@ class KernelShap(SamplingEstimator):
         factor = self.shrinkage * max(dimensions - 2, 0) / dimensions
         keep = max(0.0, 1.0 - factor * float(variance.sum()) / spread) if spread > 0 else 1.0
         return self._attribution(coalitions, values, phi_enumerated + keep * change, keep * np.sqrt(variance))
+
+
+    def _ridge_prior(
+        self, a_fixed: np.ndarray, weights: np.ndarray, a_layers: list[np.ndarray], n_layers: np.ndarray,
+        phi_enumerated: np.ndarray, basis: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ridge term lam (P, P phi_enumerated) added to the normal equations, P the projection
+        on the sum-zero plane: lam = ridge * n / draws^2 times the mean diagonal of the full
+        Gram matrix (a function of the plan alone, so the solve stays linear in the values)."""
+        n = len(phi_enumerated)
+        draws = float(n_layers.sum())
+        gram = a_fixed + sum((w / c * a_l for w, c, a_l in zip(weights, n_layers, a_layers)), np.zeros((n, n)))
+        lam = self.ridge * n / draws**2 * float(np.trace(gram)) / n
+        projection = basis @ basis.T
+        return lam * projection, lam * projection @ phi_enumerated
 
 
 def _layer_pair_mass(n: int, layer: int) -> float:

@@ -168,10 +168,12 @@ class KernelShap(SamplingEstimator):
         n_all = np.array([c_g.sum() for _, _, c_g in parts])
         a_prior, b_prior = self._ridge_prior(a_fixed, weights, a_all, n_all, phi_enumerated, basis)
 
-        def estimate(a_layers: list[np.ndarray], b_layers: list[np.ndarray], n_layers: np.ndarray) -> np.ndarray:
+        def estimate(
+            a_layers: list[np.ndarray], b_layers: list[np.ndarray], n_layers: np.ndarray, prior: bool = True
+        ) -> np.ndarray:
             scale = np.divide(weights, n_layers, out=np.zeros(len(layers)), where=n_layers > 0)
-            a = a_fixed + a_prior + sum((w * a_l for w, a_l in zip(scale, a_layers)), np.zeros((n, n)))
-            b = b_fixed + b_prior + sum((w * b_l for w, b_l in zip(scale, b_layers)), np.zeros(n))
+            a = a_fixed + (a_prior if prior else 0.0) + sum((w * a_l for w, a_l in zip(scale, a_layers)), np.zeros((n, n)))
+            b = b_fixed + (b_prior if prior else 0.0) + sum((w * b_l for w, b_l in zip(scale, b_layers)), np.zeros(n))
             return _efficient_least_squares(a, b, total, basis)
 
         phi = estimate(a_all, b_all, n_all)
@@ -197,7 +199,10 @@ class KernelShap(SamplingEstimator):
         dimensions = n - 1  # phi - phi_enumerated lies in the sum-zero plane
         factor = self.shrinkage * max(dimensions - 2, 0) / dimensions
         keep = max(0.0, 1.0 - factor * float(variance.sum()) / spread) if spread > 0 else 1.0
-        return self._attribution(coalitions, values, phi_enumerated + keep * change, keep * np.sqrt(variance))
+        # the ridge trades variance for bias: its size, estimated by the gap to the unridged solve,
+        # joins the jackknife variance so that the standard errors still cover the truth
+        bias = phi - estimate(a_all, b_all, n_all, prior=False) if self.ridge > 0 else np.zeros(n)
+        return self._attribution(coalitions, values, phi_enumerated + keep * change, keep * np.sqrt(variance + bias**2))
 
 
     def _ridge_prior(

@@ -291,7 +291,7 @@ SHAPIQ_SHAPLEY = ("KernelSHAP", "UnbiasedKernelSHAP", "kADDSHAP", "SVARM", "Perm
 
 ENTRIES: dict[str, Entry] = {
     "kernel": ours("kernel"),
-    "kernel_js": ours("kernel", ridge=0.0, shrinkage=1.0),  # the default before the ridge (0.2.x)
+    "kernel_js": ours("kernel", ridge=0.0, shrinkage=1.0),  # the default before the ridge
     "permutation": ours("permutation"),
     "banzhaf": ours("banzhaf"),
     "pixelshap": ours("pixelshap", sampling_ratio=1.0),

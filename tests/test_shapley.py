@@ -226,6 +226,51 @@ def test_kernel_at_2n_plus_2_is_empty_full_singletons_and_leave_one_outs():
     assert len(coalitions.design.draws) == 0
 
 
+@settings(deadline=None, max_examples=25)
+@given(
+    n=st.integers(3, 9), extra=st.integers(0, 120), seed=st.integers(0, 10_000),
+    ridge=st.sampled_from([0.0, 0.5, 10.0, 1e3, 1e9]),
+)
+def test_kernel_ridge_keeps_efficiency_additive_exactness_and_linearity(n, extra, seed, ridge):
+    estimator = KernelShap(ridge=ridge)
+    budget = min(2**n, 2 * n + 2 + extra)  # singletons planned: additive games are then exact
+    coalitions = estimator.plan(n, budget, seed)
+    rng = np.random.default_rng(seed)
+    first, second = rng.normal(size=2**n), rng.normal(size=2**n)
+    codes = coalition_codes(coalitions.masks)
+    phi = [estimator.solve(coalitions, table[codes]).scores for table in (first, second, 2.0 * first - 3.0 * second)]
+    assert phi[0].sum() == pytest.approx(first[-1] - first[0], abs=1e-8)
+    # the ridge strength is a function of the plan alone, so the solve is linear in the values
+    np.testing.assert_allclose(phi[2], 2.0 * phi[0] - 3.0 * phi[1], atol=1e-7)
+    weights = rng.normal(size=n)
+    additive = indicator_matrix(n) @ weights - 0.4
+    np.testing.assert_allclose(estimator.solve(coalitions, additive[codes]).scores, weights, atol=1e-7)
+
+
+def test_kernel_ridge_interpolates_between_least_squares_and_the_enumerated_layers():
+    n = 8
+    table = interaction_game(n, 3)
+    coalitions = KernelShap().plan(n, 4 * n, 5)
+    assert coalitions.design.enumerated_sizes == [1, n - 1] and len(coalitions.design.draws) > 0
+    values = table[coalition_codes(coalitions.masks)]
+    enumerated_only = run(KernelShap(), table, 2 * n + 2)[1].scores  # the same fixed rows, no draws
+    plain = KernelShap(ridge=0.0).solve(coalitions, values).scores
+    stiff = KernelShap(ridge=1e12).solve(coalitions, values).scores
+    default = KernelShap().solve(coalitions, values)
+    np.testing.assert_allclose(stiff, enumerated_only, atol=1e-6)
+    assert not np.allclose(plain, enumerated_only, atol=1e-3)
+    # the default lies strictly between the two, nearer neither end than the ends are apart
+    gap = np.linalg.norm(plain - enumerated_only)
+    assert 0 < np.linalg.norm(default.scores - plain) < gap and 0 < np.linalg.norm(default.scores - enumerated_only) < gap
+    # its standard errors count the ridge's bias (the gap to the unridged solve) besides the variance
+    assert np.all(default.std_errors >= np.abs(default.scores - plain) - 1e-12)
+
+
+def test_kernel_rejects_a_negative_ridge():
+    with pytest.raises(ValueError, match="ridge"):
+        KernelShap(ridge=-1.0)
+
+
 def test_kernel_draws_distinct_pairs_stratified_by_kernel_mass():
     n = 10
     coalitions = KernelShap().plan(n, 120, 0)

@@ -47,15 +47,24 @@ class KernelShap(SamplingEstimator):
     sum(phi) = v(N) - v(empty) imposed exactly; enumerated rows carry their exact kernel
     weight, each sampled layer carries its exact kernel mass shared equally by its draws
     (post-stratified). Players the rows cannot tell apart share their joint value equally
-    (minimum-norm solution). The sampled layers' contribution is then shrunk towards the
-    estimate from the enumerated layers alone (positive-part James-Stein): with d the change
-    the draws make and V their jackknife variance, phi = phi_enumerated + c d with
-    c = max(0, 1 - shrinkage * (p-2)/p * trace(V) / |d|^2), p = n-1 (the textbook constant;
-    `shrinkage` = 0 turns it off), so a few noisy draws (budget 4n) cannot pull the estimate far
-    below what the leave-one-out rows alone give, and c -> 1 as draws accumulate.
+    (minimum-norm solution). A ridge term pulls the solve towards the estimate from the
+    enumerated layers alone, phi_enumerated: lam |phi - phi_enumerated|^2 is added to the
+    objective, lam = `ridge` * n^2 / draws^3 times the mean diagonal of the kernel-weighted Gram
+    matrix. It depends on the plan only (the solve stays linear in the values, exact on
+    additive games, efficient) and fades fast as draws accumulate: at budget 4n (about n-1 paired
+    draws carrying the whole kernel mass of the middle sizes) it damps the directions those few
+    draws barely determine, which the uniform James-Stein factor below cannot (on the toy VLM's
+    COCO games it lifted Spearman rho at 4n from below shapiq's kADDSHAP to above it); at 32n
+    it is negligible. `ridge` = 0 turns it off.
+    Optionally (`shrinkage` > 0; off by default, the ridge measured better) the sampled
+    layers' contribution is then shrunk towards phi_enumerated (positive-part James-Stein): with
+    d the change the draws make and V their jackknife variance, phi = phi_enumerated + c d with
+    c = max(0, 1 - shrinkage * (p-2)/p * trace(V) / |d|^2), p = n-1.
     Standard errors: delete-a-group jackknife over the sampled draws (at most
-    `jackknife_groups` groups per layer, stratified, with finite-population corrections), times c; deterministic; 0 when every coalition size
-    is enumerated, nan when fewer than two draws were sampled but some sizes were not enumerated.
+    `jackknife_groups` groups per layer, stratified, with finite-population corrections), with
+    the ridge's bias, estimated by the gap to the solve without it, added in quadrature (so the
+    intervals keep their coverage), times c; deterministic; 0 when every coalition size is
+    enumerated, nan when fewer than two draws were sampled but some sizes were not enumerated.
 
     Default budget: min(2^n, 16n + 2).
     """
@@ -210,12 +219,12 @@ class KernelShap(SamplingEstimator):
         phi_enumerated: np.ndarray, basis: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ridge term lam (P, P phi_enumerated) added to the normal equations, P the projection
-        on the sum-zero plane: lam = ridge * n / draws^2 times the mean diagonal of the full
+        on the sum-zero plane: lam = ridge * n^2 / draws^3 times the mean diagonal of the full
         Gram matrix (a function of the plan alone, so the solve stays linear in the values)."""
         n = len(phi_enumerated)
         draws = float(n_layers.sum())
         gram = a_fixed + sum((w / c * a_l for w, c, a_l in zip(weights, n_layers, a_layers)), np.zeros((n, n)))
-        lam = self.ridge * n / draws**2 * float(np.trace(gram)) / n
+        lam = self.ridge * n**2 / draws**3 * float(np.trace(gram)) / n
         projection = basis @ basis.T
         return lam * projection, lam * projection @ phi_enumerated
 

@@ -232,7 +232,7 @@ def test_kernel_at_2n_plus_2_is_empty_full_singletons_and_leave_one_outs():
     ridge=st.sampled_from([0.0, 0.5, 10.0, 1e3, 1e9]),
 )
 def test_kernel_ridge_keeps_efficiency_additive_exactness_and_linearity(n, extra, seed, ridge):
-    estimator = KernelShap(ridge=ridge)
+    estimator = KernelShap(ridge=ridge, shrinkage=0.0)  # the data-dependent James-Stein factor off
     budget = min(2**n, 2 * n + 2 + extra)  # singletons planned: additive games are then exact
     coalitions = estimator.plan(n, budget, seed)
     rng = np.random.default_rng(seed)
@@ -254,12 +254,12 @@ def test_kernel_ridge_interpolates_between_least_squares_and_the_enumerated_laye
     assert coalitions.design.enumerated_sizes == [1, n - 1] and len(coalitions.design.draws) > 0
     values = table[coalition_codes(coalitions.masks)]
     enumerated_only = run(KernelShap(), table, 2 * n + 2)[1].scores  # the same fixed rows, no draws
-    plain = KernelShap(ridge=0.0).solve(coalitions, values).scores
-    stiff = KernelShap(ridge=1e12).solve(coalitions, values).scores
-    default = KernelShap().solve(coalitions, values)
+    plain = KernelShap(ridge=0.0, shrinkage=0.0).solve(coalitions, values).scores
+    stiff = KernelShap(ridge=1e12, shrinkage=0.0).solve(coalitions, values).scores
+    default = KernelShap(shrinkage=0.0).solve(coalitions, values)
     np.testing.assert_allclose(stiff, enumerated_only, atol=1e-6)
     assert not np.allclose(plain, enumerated_only, atol=1e-3)
-    # the default lies strictly between the two, nearer neither end than the ends are apart
+    # the default ridge lies strictly between the two, nearer neither end than the ends are apart
     gap = np.linalg.norm(plain - enumerated_only)
     assert 0 < np.linalg.norm(default.scores - plain) < gap and 0 < np.linalg.norm(default.scores - enumerated_only) < gap
     # its standard errors count the ridge's bias (the gap to the unridged solve) besides the variance

@@ -214,7 +214,6 @@ class KernelShap(SamplingEstimator):
         bias = phi - estimate(a_all, b_all, n_all, prior=False) if self.ridge > 0 else np.zeros(n)
         return self._attribution(coalitions, values, phi_enumerated + keep * change, keep * np.sqrt(variance + bias**2))
 
-
     def _ridge_prior(
         self, a_fixed: np.ndarray, weights: np.ndarray, a_layers: list[np.ndarray], n_layers: np.ndarray,
         phi_enumerated: np.ndarray, basis: np.ndarray,

@@ -244,11 +244,39 @@ def markdown_table(dataset: str, rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def document_curves(curves: RunOutput | None, dataset: str) -> dict[str, tuple[float, float]]:
+    """question id -> (deletion AUC, insertion AUC) of each document a follow-up scored."""
+    if curves is None:
+        return {}
+    rows = curves.samples.get(FAITHFULNESS[dataset], [])
+    return {
+        str(r["pixelshap"]["question_id"]): (float(r["deletion_auc"]), float(r["insertion_auc"]))
+        for r in rows if "deletion_auc" in r and "insertion_auc" in r
+    }
+
+
+def paired_note(label: str, scored: dict[str, tuple[float, float]], reference_label: str, reference: dict[str, tuple[float, float]]) -> str | None:
+    """When a method's curves cover fewer documents than the reference's (iGOS skips documents
+    without a visually relevant token), the reference's means on the same documents."""
+    shared = sorted(set(scored) & set(reference))
+    if not shared or set(scored) == set(reference):
+        return None
+    deletion = sum(reference[q][0] for q in shared) / len(shared)
+    insertion = sum(reference[q][1] for q in shared) / len(shared)
+    return (
+        f"{label}'s curves cover {len(scored)} of the {len(reference)} documents {reference_label}'s do; "
+        f"{reference_label} on those {len(shared)}: deletion {deletion:.3f} / insertion {insertion:.3f}."
+    )
+
+
 def tables(out: Path, chosen: tuple[Method, ...]) -> str:
-    """The markdown tables of every method run under `out` (methods never run are left out)."""
+    """The markdown tables of every method run under `out` (methods never run are left out),
+    each with the non-shipped settings of its runs and, against the first row's documents, the
+    paired curve means of rows that scored fewer documents."""
     parts = []
     for dataset in DATASETS:
-        rows, notes = [], []
+        rows, notes, pairs = [], [], []
+        reference: tuple[str, dict[str, tuple[float, float]]] | None = None
         for method in chosen:
             folder = attribution_dir(out, dataset, method)
             if not folder.is_dir():
@@ -262,9 +290,18 @@ def tables(out: Path, chosen: tuple[Method, ...]) -> str:
             settings = folder / "pixelshap_config.yaml"
             if settings.is_file():
                 notes.append(f"{method.label}: `{json.dumps(yaml.safe_load(settings.read_text()), sort_keys=True)}`")
+            per_document = document_curves(curves, dataset)
+            if reference is None:
+                reference = (method.label, per_document) if per_document else None
+            else:
+                pair = paired_note(method.label, per_document, *reference)
+                if pair:
+                    pairs.append(pair)
         if rows:
-            note = f"\n\nPIXELSHAP_CONFIG of the runs not as shipped: {'; '.join(notes)}" if notes else ""
-            parts.append(f"### pixelshap_{dataset}\n\n{markdown_table(dataset, rows)}{note}")
+            text = f"### pixelshap_{dataset}\n\n{markdown_table(dataset, rows)}"
+            text += "".join(f"\n\n{pair}" for pair in pairs)
+            text += f"\n\nPIXELSHAP_CONFIG of the runs not as shipped: {'; '.join(notes)}" if notes else ""
+            parts.append(text)
     return "\n\n".join(parts)
 
 

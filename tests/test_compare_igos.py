@@ -22,15 +22,18 @@ def compare():
     return module
 
 
-def _write_run(folder: Path, task: str, metrics: dict[str, float | tuple[float, float]], records: list[dict]) -> None:
-    """A results JSON and samples JSONL in lmms-eval's <output_path>/<model>/ layout."""
+def _write_run(folder: Path, task: str, metrics: dict[str, float | tuple[float, float]], records: list[dict],
+               per_document: list[dict] | None = None) -> None:
+    """A results JSON and samples JSONL in lmms-eval's <output_path>/<model>/ layout
+    (`per_document`: each sample row's own metric values)."""
     results: dict[str, float | str] = {"alias": task}
     for name, value in metrics.items():
         mean, stderr = value if isinstance(value, tuple) else (value, "N/A")
         results[f"{name},none"], results[f"{name}_stderr,none"] = mean, stderr
     (folder / "model").mkdir(parents=True)
     (folder / "model" / "20261202_000000_results.json").write_text(json.dumps({"results": {task: results}}))
-    lines = [json.dumps({"doc_id": i, "pixelshap": {"question_id": f"q{i}", **r}}) for i, r in enumerate(records)]
+    own = per_document or [{} for _ in records]
+    lines = [json.dumps({"doc_id": i, **m, "pixelshap": {"question_id": f"q{i}", **r}}) for i, (r, m) in enumerate(zip(records, own))]
     (folder / "model" / f"20261202_000000_samples_{task}.jsonl").write_text("\n".join(lines) + "\n")
 
 
@@ -46,8 +49,11 @@ def test_tables_put_each_methods_runs_side_by_side(compare, tmp_path):
                [{"n_calls": 209, "ranking": [1]}] * 2 + [{"n_calls": 211, "ranking": [0]}, {"skipped": "no token"}])
     (runs / "synth" / "igos+" / "timing.json").write_text(json.dumps({"seconds": 24.0}))
     (runs / "synth" / "igos+" / "pixelshap_config.yaml").write_text("pixelshap_synth_igos: {igos: {variant: igos+}}\n")
-    _write_run(runs / "curves" / "exact", "pixelshap_synth_faithfulness", {"deletion_auc": (0.125, 0.01), "insertion_auc": (0.875, 0.02)}, [])
-    _write_run(runs / "curves" / "igos+", "pixelshap_synth_faithfulness", {"deletion_auc": (0.3, 0.05), "insertion_auc": (0.6, 0.04)}, [])
+    curve = [{"deletion_auc": d, "insertion_auc": 1 - d} for d in (0.1, 0.2, 0.1, 0.1)]
+    _write_run(runs / "curves" / "exact", "pixelshap_synth_faithfulness", {"deletion_auc": (0.125, 0.01), "insertion_auc": (0.875, 0.02)},
+               [{"ranking": [0]}] * 4, curve)
+    _write_run(runs / "curves" / "igos+", "pixelshap_synth_faithfulness", {"deletion_auc": (0.3, 0.05), "insertion_auc": (0.6, 0.04)},
+               [{"ranking": [0]}] * 3, curve[:3])  # the skipped document has no ranking, so no curves
     _write_run(runs / "photos" / "igos++", "pixelshap_photos_igos", {"igos_deletion_auc": 0.1, "igos_insertion_auc": 0.8, **counts},
                [{"n_calls": 309}] * 4)  # no faithfulness follow-up, no timing: dashes
     text = compare.tables(tmp_path, (exact, igos_plus, igos_pp))
@@ -57,6 +63,9 @@ def test_tables_put_each_methods_runs_side_by_side(compare, tmp_path):
     assert lines[4] == "| exact Shapley | 1.000 ± 0.000 | – | – | 0.125 ± 0.010 | 0.875 ± 0.020 | 4 / 4 | 16 | 10.0 |"
     assert lines[5] == "| iGOS+ | 0.500 ± 0.250 | 0.200 | 0.700 | 0.300 ± 0.050 | 0.600 ± 0.040 | 3 / 4 | 210 | 6.0 |"
     assert 'iGOS+: `{"pixelshap_synth_igos": {"igos": {"variant": "igos+"}}}`' in synth
+    # iGOS+ skipped q3: exact Shapley's curves on the 3 documents both scored, side by side
+    assert ("iGOS+'s curves cover 3 of the 4 documents exact Shapley's do; exact Shapley on those 3: "
+            "deletion 0.133 / insertion 0.867.") in synth
     assert "| iGOS++ | 0.100 | 0.800 | – | – | 4 / 4 | 309 | – |" in photos and "exact" not in photos
 
 

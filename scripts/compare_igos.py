@@ -264,13 +264,13 @@ def paired_note(label: str, scored: dict[str, tuple[float, float]], reference_la
     deletion = sum(reference[q][0] for q in shared) / len(shared)
     insertion = sum(reference[q][1] for q in shared) / len(shared)
     return (
-        f"{label}'s curves cover {len(scored)} of the {len(reference)} documents {reference_label}'s do; "
-        f"{reference_label} on those {len(shared)}: deletion {deletion:.3f} / insertion {insertion:.3f}."
+        f"{label}'s curves are defined on {len(scored)} documents, {reference_label}'s on {len(reference)}; "
+        f"{reference_label} on the {len(shared)} both cover: deletion {deletion:.3f} / insertion {insertion:.3f}."
     )
 
 
 def tables(out: Path, chosen: tuple[Method, ...]) -> str:
-    """The markdown tables of every method run under `out` (methods never run are left out),
+    """The markdown tables of every method run under `out` (methods without results are left out),
     each with the non-shipped settings of its runs and, against the first row's documents, the
     paired curve means of rows that scored fewer documents."""
     parts = []
@@ -279,7 +279,7 @@ def tables(out: Path, chosen: tuple[Method, ...]) -> str:
         reference: tuple[str, dict[str, tuple[float, float]]] | None = None
         for method in chosen:
             folder = attribution_dir(out, dataset, method)
-            if not folder.is_dir():
+            if not list(folder.glob("*/*_results.json")):  # never run, failed, or still running
                 continue
             attribution = load_run(folder, method.label)
             curves_at = curves_dir(out, method)

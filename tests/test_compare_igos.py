@@ -64,7 +64,7 @@ def test_tables_put_each_methods_runs_side_by_side(compare, tmp_path):
     assert lines[5] == "| iGOS+ | 0.500 ± 0.250 | 0.200 | 0.700 | 0.300 ± 0.050 | 0.600 ± 0.040 | 3 / 4 | 210 | 6.0 |"
     assert 'iGOS+: `{"pixelshap_synth_igos": {"igos": {"variant": "igos+"}}}`' in synth
     # iGOS+ skipped q3: exact Shapley's curves on the 3 documents both scored, side by side
-    assert ("iGOS+'s curves cover 3 of the 4 documents exact Shapley's do; exact Shapley on those 3: "
+    assert ("iGOS+'s curves are defined on 3 documents, exact Shapley's on 4; exact Shapley on the 3 both cover: "
             "deletion 0.133 / insertion 0.867.") in synth
     assert "| iGOS++ | 0.100 | 0.800 | – | – | 4 / 4 | 309 | – |" in photos and "exact" not in photos
 

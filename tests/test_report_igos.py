@@ -64,3 +64,15 @@ def test_igos_plus_shows_its_one_mask_and_shapley_runs_none(tmp_path):
     assert text.count("iGOS mask (pooled), 2×2 cells") == 1 and "deletion mask" not in text
     assert len(_pictures(text)) == 3  # two overlays and one mask
     assert igos_mask_pictures({"skipped": "no visually relevant token"}) == []
+
+
+def test_a_shapley_run_and_an_igos_run_of_other_tasks_both_show_their_documents(tmp_path):
+    mask = np.full((2, 2), 0.5)
+    igos = _igos_run(tmp_path / "a", [mask], mask, "igos+")
+    samples = next((tmp_path / "a" / "model").glob("*_samples_*.jsonl"))
+    samples.rename(samples.with_name("20260101_000000_samples_pixelshap_coco_igos.jsonl"))
+    igos = load_run(tmp_path / "a", "igos+")
+    shapley = load_run(write_run(tmp_path / "b", [0.2, 0.7], "blue"), "shapley")
+    text = render_report([shapley, igos], tmp_path / "report.html", title="t").read_text()
+    assert "No sample rows" not in text and "iGOS mask (pooled)" in text
+    assert len(_pictures(text)) == 3  # each task's card: its run's overlay; the iGOS one also its mask

@@ -113,8 +113,10 @@ def _format(metric: Metric | None) -> str:
 
 
 def _samples(runs: list[RunOutput], task: str, originals: Mapping[str, Image.Image], limit: int) -> list[str]:
-    records = [{row["pixelshap"]["question_id"]: row["pixelshap"] for row in run.samples.get(task, [])} for run in runs]
-    keys = [key for key in records[0] if all(key in r for r in records)][:limit]
+    # only the runs that logged this task (an iGOS run and a Shapley run have different tasks)
+    runs = [run for run in runs if run.samples.get(task)]
+    records = [{row["pixelshap"]["question_id"]: row["pixelshap"] for row in run.samples[task]} for run in runs]
+    keys = [key for key in records[0] if all(key in r for r in records)][:limit] if records else []
     cards = []
     for key in keys:
         first = records[0][key]

@@ -5,7 +5,9 @@ Per document: one `generate_until` request on the full image (as the model sees 
 once to `max_image_side`) whose generation kwargs carry the iGOS settings and the document's
 seed (`igos_requests`); the JSON mask that comes back is upsampled onto the image, 1 - mask is
 averaged inside each player (objects: each region; grid: each cell), and those scores go to
-the object or grid metrics, plus the reference's own `igos_deletion_auc` / `igos_insertion_auc`.
+the object metrics or, where the document has a human map, the grid metrics (a grid without
+one, as on the photos, only scores the target where there is one), plus the reference's own
+`igos_deletion_auc` / `igos_insertion_auc`.
 A document without a visually relevant token is counted as skipped, with its reason.
 """
 
@@ -94,7 +96,7 @@ class IgosTask(ConfigurableTask):
         # no coalitions were asked about: the curve metrics of the plan are undefined and left out
         plan = Coalitions(masks=np.array([[False] * n, [True] * n]), estimator=self.igos.variant)
         values = np.full(2, math.nan)
-        if players.frame is not None:
+        if players.frame is not None and "human_map" in doc:
             found = grid_metrics(doc, players.frame, attribution, plan, values)
         else:
             found = object_metrics(players, attribution, plan, values)

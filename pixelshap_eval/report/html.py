@@ -3,8 +3,9 @@
 Everything (styles, images as base64 PNG) is inside the one file, so it opens offline and can be
 mailed or attached to a model card. It shows the metrics with their standard errors, then per
 task a few documents: the image with its target box, the question, and for each run the answer
-and the attribution overlay. Runs of layer-wise tasks also get a plot of each per-layer metric
-against the layer (`layer_plot`).
+and the attribution overlay (iGOS runs: beside it the raw coarse mask, for iGOS++ also its
+deletion and insertion masks, `igos_masks`). Runs of layer-wise tasks also get a plot of each
+per-layer metric against the layer (`layer_plot`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from PIL import Image, ImageDraw
 
 from pixelshap_eval.images import to_rgb
 from pixelshap_eval.report.heatmap import TARGET_COLOUR
+from pixelshap_eval.report.igos_masks import MaskPicture, igos_mask_pictures
 from pixelshap_eval.report.layer_plot import layer_section
 from pixelshap_eval.report.runs import Metric, RunOutput
 from pixelshap_eval.report.shortcuts import shortcut_section
@@ -111,8 +113,10 @@ def _format(metric: Metric | None) -> str:
 
 
 def _samples(runs: list[RunOutput], task: str, originals: Mapping[str, Image.Image], limit: int) -> list[str]:
-    records = [{row["pixelshap"]["question_id"]: row["pixelshap"] for row in run.samples.get(task, [])} for run in runs]
-    keys = [key for key in records[0] if all(key in r for r in records)][:limit]
+    # only the runs that logged this task (an iGOS run and a Shapley run have different tasks)
+    runs = [run for run in runs if run.samples.get(task)]
+    records = [{row["pixelshap"]["question_id"]: row["pixelshap"] for row in run.samples[task]} for run in runs]
+    keys = [key for key in records[0] if all(key in r for r in records)][:limit] if records else []
     cards = []
     for key in keys:
         first = records[0][key]
@@ -123,6 +127,7 @@ def _samples(runs: list[RunOutput], task: str, originals: Mapping[str, Image.Ima
             figures.append(_figure(_with_box(original, first.get("target_box")), caption))
         for run, record in zip(runs, (r[key] for r in records)):
             figures.append(_figure(_heatmap(run, record), _caption(run, record)))
+            figures.extend(_figure(p.image, _mask_caption(run, p)) for p in igos_mask_pictures(record))
         cards.append(
             f'<div class="sample"><div class="meta"><p class="question">{html.escape(str(first.get("question") or ""))}</p>'
             f'<p class="legend">{html.escape(key)}</p></div>{"".join(figures)}</div>'
@@ -149,6 +154,14 @@ def _caption(run: RunOutput, record: dict) -> str:
             lines.append("no standard error at this budget")
         lines.append(f"{record.get('n_calls')} model calls, {html.escape(str(record.get('estimator')))}")
     return "<br>".join(lines)
+
+
+def _mask_caption(run: RunOutput, picture: MaskPicture) -> str:
+    rows, cols = picture.mask_size
+    return (
+        f"<b>{html.escape(run.label)}</b><br>iGOS {html.escape(picture.name)}, {rows}×{cols} cells<br>"
+        "black: deleted (salient), white: kept"
+    )
 
 
 def _heatmap(run: RunOutput, record: dict) -> Image.Image | None:

@@ -36,9 +36,7 @@ from pixelshap_eval.players import Region, box_pixel_bounds
 # a document with more atoms is asked with masked images: each atom holds one processed image
 # (a 12x12 grid with grown boxes has ~1,000 atoms)
 MAX_ATOMS = 256
-# mask pixels one processor call maps (32M: 128 MB of float32 one-hot masks, ~100 atoms of a
-# 640x480 COCO image): bounds their memory; fewer, larger calls are fewer tensor operations
-_MASK_PIXELS_PER_CALL = 32 * 2**20
+_ATOMS_PER_CALL = 24  # atoms one processor call maps (8 images): bounds the one-hot masks' memory
 _SNAP = 1e-5  # mask weights this close to 0 or 1 are 0 or 1 (a resized all-ones mask sums to 1 - 6e-8)
 
 
@@ -137,7 +135,7 @@ class EncodedDocument:
         """(coalitions, *full.shape): the pixels of coalitions hiding `hidden_atoms` (rows)."""
         chosen = torch.from_numpy(np.asarray(hidden_atoms, dtype=np.float32))
         weights = (chosen @ self.atom_weights.reshape(len(self.atom_weights), -1)).reshape(len(chosen), *self.full.shape)
-        # clamped to [0, 1] and snapped: below _SNAP (negative ringing included) 0, above 1 - _SNAP 1
+        weights = weights.clamp_(0.0, 1.0)
         weights = torch.where(weights < _SNAP, 0.0, torch.where(weights > 1.0 - _SNAP, 1.0, weights))
         return torch.lerp(self.full.expand_as(weights), self.fill.expand_as(weights), weights)
 
@@ -196,10 +194,9 @@ class InputSpaceEncoder:
         labels = torch.from_numpy(atoms.labels)
         count = len(atoms)
         padded = count + (-count) % 3
-        per_call = max(1, _MASK_PIXELS_PER_CALL // (3 * labels.numel())) * 3
         mapped: list[torch.Tensor] = []
-        for start in range(0, padded, per_call):
-            stop = min(start + per_call, padded)
+        for start in range(0, padded, _ATOMS_PER_CALL):
+            stop = min(start + _ATOMS_PER_CALL, padded)
             onehot = (labels[None] == torch.arange(start, stop)[:, None, None]).to(torch.float32)
             images = list(onehot.reshape(-1, 3, *labels.shape))
             out = self.image_processor(

@@ -143,8 +143,8 @@ def test_a_batch_of_documents_equals_the_processors_own_batch(family):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_atoms_mapped_in_one_call_or_three_at_a_time_are_identical(family, monkeypatch):
-    """How many atoms one processor call maps bounds memory only: the masks, and so every
-    coalition's pixels, are bit-identical however the atoms are split into calls."""
+    """How many atoms one processor call maps (`_ATOMS_PER_CALL`) bounds memory only: the masks,
+    and so every coalition's pixels, are bit-identical however the atoms are split into calls."""
     from pixelshap_eval import input_space
 
     model, processor = build_tiny_model(family)
@@ -157,7 +157,8 @@ def test_atoms_mapped_in_one_call_or_three_at_a_time_are_identical(family, monke
     prompts = [runner.prompt(QUESTION)] * len(items)
     one_call = InputSpaceEncoder(processor)
     weights, pixels = one_call.document(prompts[0], items[0]).atom_weights, one_call.encode(prompts, items)["pixel_values"]
-    monkeypatch.setattr(input_space, "_MASK_PIXELS_PER_CALL", 3 * 72 * 56)
+    assert len(atoms) <= input_space._ATOMS_PER_CALL  # one call
+    monkeypatch.setattr(input_space, "_ATOMS_PER_CALL", 3)
     three_at_a_time = InputSpaceEncoder(processor)
     assert torch.equal(three_at_a_time.document(prompts[0], items[0]).atom_weights, weights)
     assert torch.equal(three_at_a_time.encode(prompts, items)["pixel_values"], pixels)

@@ -1,6 +1,8 @@
 """Coalitions per second through lmms-eval: the plugin's batched `pixelshap_hf` adapter at batch
 sizes 1, 8 and 32 against lmms-eval's bundled `llava_hf` (batch size 1), on the same tiny model
-and documents, in one run; plus where the wall time goes (model, masking, embedding, the rest).
+and documents, in one run; plus where the wall time goes (model, masking, embedding, the rest),
+and inside the model's share: the vision tower, the prefill forward and the one-token decode
+forwards, the remainder being `generate`'s own work between forwards.
 
     python scripts/bench_throughput.py [--docs 4] [--budget 48] [--batch-sizes 1 8 32] [--masking input image]
 
@@ -12,10 +14,12 @@ LLaVA models only). Timings are wall-clock on this machine, compared side by sid
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -57,16 +61,20 @@ class Stopwatch:
             self._stack.append(name)
 
     @contextmanager
-    def wrapped(self, owner, attribute: str, name: str):
+    def wrapped(self, owner, attribute: str, name: str | Callable[..., str]):
+        """Time `owner.attribute` under `name`, or under `name(*args, **kwargs)` when it is a
+        callable (one wrapper that files each call by its arguments)."""
         original = getattr(owner, attribute)
 
+        @functools.wraps(original)  # generate reads the forward's signature (logits_to_keep)
         def timed(*args, **kwargs):
-            self._switch(name)
+            label = name(*args, **kwargs) if callable(name) else name
+            self._switch(label)
             try:
                 return original(*args, **kwargs)
             finally:
                 self._switch(None)
-                self.calls[name] += 1
+                self.calls[label] += 1
 
         setattr(owner, attribute, timed)
         try:
@@ -83,6 +91,15 @@ def shared_data() -> Path:
 
 
 PARTS = ("model", "preprocessing", "masking", "embedding", "solve")
+MODEL_PARTS = ("vision", "prefill", "decode")  # inside "model"; the rest of it is generate's own loop
+
+
+def forward_kind(*args, **kwargs) -> str:
+    """A language-model forward inside generate: the prefill (the prompt) or one decode step."""
+    ids = kwargs.get("input_ids")
+    if ids is None:
+        ids = kwargs.get("inputs_embeds")
+    return "decode" if ids is not None and ids.shape[1] == 1 else "prefill"
 
 
 def run_one(label: str, model, model_module, processor, docs: int, manager) -> dict:
@@ -94,6 +111,9 @@ def run_one(label: str, model, model_module, processor, docs: int, manager) -> d
     with ExitStack() as stack:
         for owner, attribute, name in (
             (model_module, "generate", "model"),
+            (type(model_module), "forward", forward_kind),
+            (type(model_module), "get_image_features", "vision"),
+            (type(model_module.model), "get_image_features", "vision"),
             (type(processor), "__call__", "preprocessing"),
             (type(image_processor), "__call__", "preprocessing"),
             # on the base class: a sibling that overrides masked_image is one that renders its own images
@@ -110,7 +130,10 @@ def run_one(label: str, model, model_module, processor, docs: int, manager) -> d
         wall = time.perf_counter() - start
     calls = watch.calls["masking"]  # one masked image or one coalition input per coalition request
     watch.totals["masking"] += watch.totals.pop("blending", 0.0)
-    return {"label": label, "calls": calls, "wall": wall, **{k: watch.totals.get(k, 0.0) for k in PARTS}}
+    inside = {k: watch.totals.get(k, 0.0) for k in MODEL_PARTS}
+    watch.totals["model"] += sum(inside.values())
+    steps = watch.calls["decode"]
+    return {"label": label, "calls": calls, "wall": wall, "decode_steps": steps, **inside, **{k: watch.totals.get(k, 0.0) for k in PARTS}}
 
 
 def main() -> None:
@@ -157,6 +180,15 @@ def main() -> None:
         rest = 100 - sum(shares.values())
         cells = " | ".join(f"{shares[k]:.0f}" for k in PARTS)
         print(f"| {row['label']} | {row['calls']} | {row['wall']:.1f} | {rate:.1f} | {rate / baseline:.2f}x | {cells} | {rest:.0f} |")
+    print("\nInside the model's share (% of wall time; generate = its own work between the forwards), and decode forwards:\n")
+    print("| path | vision % | prefill % | decode % | generate % | decode forwards | s per decode forward |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        inside = {k: 100 * row[k] / row["wall"] for k in MODEL_PARTS}
+        loop = 100 * row["model"] / row["wall"] - sum(inside.values())
+        per_step = row["decode"] / row["decode_steps"] if row["decode_steps"] else 0.0
+        cells = " | ".join(f"{inside[k]:.0f}" for k in MODEL_PARTS)
+        print(f"| {row['label']} | {cells} | {loop:.0f} | {row['decode_steps']} | {per_step:.4f} |")
 
 
 if __name__ == "__main__":

@@ -141,6 +141,29 @@ def test_a_batch_of_documents_equals_the_processors_own_batch(family):
     assert_same_batch(ours, theirs)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_atoms_mapped_in_one_call_or_three_at_a_time_are_identical(family, monkeypatch):
+    """How many atoms one processor call maps (`_ATOMS_PER_CALL`) bounds memory only: the masks,
+    and so every coalition's pixels, are bit-identical however the atoms are split into calls."""
+    from pixelshap_eval import input_space
+
+    model, processor = build_tiny_model(family)
+    runner = HFRunner(model, processor)
+    rng = np.random.default_rng(5)
+    image = photo(rng, (72, 56))
+    atoms = pixel_atoms(image.size, random_regions(rng, image.size, 5), Masker(fill="black"))
+    assert len(atoms) > 6  # several calls of three below
+    items = [CoalitionInput("doc", image, atoms, hidden) for hidden in atoms.hidden(rng.random((4, 5)) < 0.5)]
+    prompts = [runner.prompt(QUESTION)] * len(items)
+    one_call = InputSpaceEncoder(processor)
+    weights, pixels = one_call.document(prompts[0], items[0]).atom_weights, one_call.encode(prompts, items)["pixel_values"]
+    assert len(atoms) <= input_space._ATOMS_PER_CALL  # one call
+    monkeypatch.setattr(input_space, "_ATOMS_PER_CALL", 3)
+    three_at_a_time = InputSpaceEncoder(processor)
+    assert torch.equal(three_at_a_time.document(prompts[0], items[0]).atom_weights, weights)
+    assert torch.equal(three_at_a_time.encode(prompts, items)["pixel_values"], pixels)
+
+
 def test_a_processor_without_a_torchvision_backend_is_refused_with_the_way_out():
     class Processor:
         image_processor = object()

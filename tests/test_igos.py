@@ -107,6 +107,19 @@ def test_token_rule_threshold_first_position_and_stop_words():
     assert chosen.selected_strings == ("dog",)
 
 
+def test_stop_words_kept_when_asked():
+    strings = ["black", "dog", "the", "car", ".", "red"]
+    image = [0.0, -0.5, -0.1, -1.0, -0.2, -3.0]
+    base = [-5.0, -2.0, -4.0, -1.5, -4.0, -3.9]
+    assert select_visual_tokens(image, base, strings, drop_stop_words=False).positions == (1, 2, 4)
+    punctuation_only = [":"] * 4  # a randomised model's answer
+    with pytest.raises(DocumentSkipped, match="stop-words excluded"):
+        select_visual_tokens([0.0] * 4, [-3.0] * 4, punctuation_only)
+    assert select_visual_tokens([0.0] * 4, [-3.0] * 4, punctuation_only, drop_stop_words=False).positions == (1, 2, 3)
+    with pytest.raises(ValueError, match="stop_words"):
+        IgosConfig(stop_words="no")  # type: ignore[arg-type]
+
+
 def test_one_token_rule_and_skip():
     half = math.log(0.5)
     assert select_visual_tokens([-1.0], [-1.0 + half], ["A"]).positions == (0,)  # p_base = 0.5 p_image

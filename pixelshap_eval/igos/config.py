@@ -33,6 +33,7 @@ class IgosConfig:
     baseline: str = "blur"
     threshold: float = 1.0
     single_token_ratio: float = 0.5
+    stop_words: bool = True  # drop stop-words and punctuation from the tokens (False: keep them)
     max_new_tokens: int = 32
 
     def __post_init__(self) -> None:
@@ -47,6 +48,8 @@ class IgosConfig:
         for name in ("lr", "momentum", "l1", "l2", "l3", "gamma", "noise_std"):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"iGOS {name} must be >= 0, got {getattr(self, name)!r}")
+        if not isinstance(self.stop_words, bool):
+            raise ValueError(f"iGOS stop_words must be true or false, got {self.stop_words!r}")
         if not 0.0 < self.single_token_ratio <= 1.0:
             raise ValueError(f"iGOS single_token_ratio must be in (0, 1], got {self.single_token_ratio}")
 

@@ -77,7 +77,8 @@ def explain_igos(
         logp_image = forcing.token_logprobs(forced, picture).cpu().numpy()
         logp_baseline = forcing.token_logprobs(forced, baseline).cpu().numpy()
     tokens = select_visual_tokens(
-        logp_image, logp_baseline, forcing.token_strings(answer_ids), config.threshold, config.single_token_ratio
+        logp_image, logp_baseline, forcing.token_strings(answer_ids), config.threshold, config.single_token_ratio,
+        drop_stop_words=config.stop_words,
     )
     positions = torch.tensor(tokens.positions, device=forcing.device)
 

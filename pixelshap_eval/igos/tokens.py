@@ -57,9 +57,11 @@ def select_visual_tokens(
     token_strings: Sequence[str],
     threshold: float = 1.0,
     single_token_ratio: float = 0.5,
+    drop_stop_words: bool = True,
 ) -> TokenSelection:
     """The published selection over one answer's teacher-forced token log-probabilities;
-    DocumentSkipped when no position qualifies."""
+    DocumentSkipped when no position qualifies. `drop_stop_words=False` keeps stop-words and
+    punctuation (a sanity run on a randomised model, whose answers can be punctuation only)."""
     image = np.asarray(logp_image, dtype=float)
     baseline = np.asarray(logp_baseline, dtype=float)
     if image.ndim != 1 or image.shape != baseline.shape or len(token_strings) != image.size:
@@ -77,8 +79,12 @@ def select_visual_tokens(
         kept = [0] if baseline[0] <= math.log(single_token_ratio) + image[0] else []
         why = f"one-token answer with p_baseline > {single_token_ratio} * p_image"
     else:
-        kept = [t for t in range(1, image.size) if image[t] - baseline[t] > threshold and not is_stop_token(token_strings[t])]
-        why = f"no answer token after the first gains more than {threshold} nats from the image (stop-words excluded)"
+        kept = [
+            t for t in range(1, image.size)
+            if image[t] - baseline[t] > threshold and not (drop_stop_words and is_stop_token(token_strings[t]))
+        ]
+        excluded = " (stop-words excluded)" if drop_stop_words else ""
+        why = f"no answer token after the first gains more than {threshold} nats from the image{excluded}"
     if not kept:
         raise DocumentSkipped(why)
     return TokenSelection(

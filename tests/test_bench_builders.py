@@ -3,25 +3,17 @@ build to the source's rows once per copy, and one measured build reports its row
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from script_modules import load_script
 
 from pixelshap_eval.data.coco import build_coco_set
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_builders.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_builders", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_builders")
 
 
 def test_replicated_inputs_build_every_copy_under_new_ids(bench, shared_data, tmp_path, coco_rows):

@@ -4,29 +4,21 @@ which shares the imports and the answer embedder with the other tests) gives san
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
+from script_modules import load_script
 
 from pixelshap_eval.testing.llava_sizes import LLAVA_1_5_7B, TINY, build_llava, full_vocabulary_tokenizer
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "bench_gpu.py"
 LLAVA_1_5_7B_PARAMETERS = 7_063_427_072  # llava-hf/llava-1.5-7b-hf's model card
 
 
 def _load_bench():
-    spec = importlib.util.spec_from_file_location("bench_gpu", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_gpu")
 
 
 def test_the_7b_model_has_llava_1_5_7b_architecture():

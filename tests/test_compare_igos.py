@@ -3,23 +3,16 @@ its runs write them (no model is run here), and its --igos-config parsing."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "compare_igos.py"
+from script_modules import load_script
 
 
 @pytest.fixture(scope="module")
 def compare():
-    spec = importlib.util.spec_from_file_location("compare_igos", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
+    return load_script("compare_igos")
 
 
 def _write_run(folder: Path, task: str, metrics: dict[str, float | tuple[float, float]], records: list[dict],

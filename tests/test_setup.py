@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 import tomllib
 from packaging.markers import Marker
 from packaging.requirements import Requirement
+from script_modules import load_script
 
 import pixelshap_eval
 from pixelshap_eval.lmms import registration
@@ -23,11 +23,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 def _load_lock_tool():
-    spec = importlib.util.spec_from_file_location("lock_tool", ROOT / "scripts" / "lock.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("lock", "lock_tool")
 
 
 lock_tool = _load_lock_tool()

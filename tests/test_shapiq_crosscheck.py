@@ -3,29 +3,22 @@ the estimator benchmark's shapiq columns spend the same model calls as ours."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from script_modules import load_script
 
 from pixelshap_eval.shapley import ExactShapley, coalition_codes, get_estimator, shapley_from_table
 
 shapiq = pytest.importorskip("shapiq")
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load_bench():
-    spec = importlib.util.spec_from_file_location("bench_estimators", ROOT / "scripts" / "bench_estimators.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_estimators")
 
 
 bench = _load_bench()

@@ -40,6 +40,7 @@ from pixelshap_eval.data.photos import PHOTOS, build_photos_set
 from pixelshap_eval.data.synth import build_synth_set
 from pixelshap_eval.demo import reinitialised_copy
 from pixelshap_eval.igos import IgosConfig
+from pixelshap_eval.lmms.config import parse_settings
 from pixelshap_eval.report.runs import Metric, RunOutput, load_run
 from pixelshap_eval.toy import TOY_MODEL_DIR, toy_question_types
 
@@ -84,18 +85,7 @@ def parse_igos_config(text: str | None) -> dict[str, Any]:
     pairs separated by commas; checked against `IgosConfig` (the variant is each row's own)."""
     if not text:
         return {}
-    path = Path(text)
-    if path.is_file():
-        raw = yaml.safe_load(path.read_text()) or {}
-    elif "=" in text and not text.lstrip().startswith("{"):
-        raw = {}
-        for item in filter(None, (part.strip() for part in text.split(","))):
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise ValueError(f"--igos-config entry {item!r} is not key=value")
-            raw[key.strip()] = yaml.safe_load(value.strip())
-    else:
-        raw = yaml.safe_load(text)
+    raw = yaml.safe_load(text) if text.lstrip().startswith("{") else parse_settings(text, "--igos-config")
     if not isinstance(raw, dict):
         raise ValueError(f"--igos-config must be a mapping of iGOS settings, got {raw!r}")
     if "variant" in raw:

@@ -68,7 +68,7 @@ def test_igos_plus_shows_its_one_mask_and_shapley_runs_none(tmp_path):
 
 def test_a_shapley_run_and_an_igos_run_of_other_tasks_both_show_their_documents(tmp_path):
     mask = np.full((2, 2), 0.5)
-    igos = _igos_run(tmp_path / "a", [mask], mask, "igos+")
+    _igos_run(tmp_path / "a", [mask], mask, "igos+")
     samples = next((tmp_path / "a" / "model").glob("*_samples_*.jsonl"))
     samples.rename(samples.with_name("20260101_000000_samples_pixelshap_coco_igos.jsonl"))
     igos = load_run(tmp_path / "a", "igos+")

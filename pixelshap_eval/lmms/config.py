@@ -184,7 +184,7 @@ def overrides_for(task_name: str, spec: str | None, known_tasks: Collection[str]
     tasks = {task_name, *known_tasks}
     selected: dict[str, Any] = {}
     scoped: dict[str, Any] = {}
-    for key, value in _parse_spec(spec).items():
+    for key, value in parse_settings(spec).items():
         if isinstance(value, dict) or "." in key:
             scope, options = (key, value) if isinstance(value, dict) else (key.split(".", 1)[0], {key.split(".", 1)[1]: value})
             if scope not in tasks:
@@ -203,24 +203,25 @@ def overrides_for(task_name: str, spec: str | None, known_tasks: Collection[str]
 
 def scopes_in(spec: str) -> set[str]:
     """The task names a `PIXELSHAP_CONFIG` value scopes settings to."""
-    return {key if isinstance(value, dict) else key.split(".", 1)[0] for key, value in _parse_spec(spec).items() if isinstance(value, dict) or "." in key}
+    return {key if isinstance(value, dict) else key.split(".", 1)[0] for key, value in parse_settings(spec).items() if isinstance(value, dict) or "." in key}
 
 
-def _parse_spec(spec: str) -> dict[str, Any]:
-    """The key: value mapping of a `PIXELSHAP_CONFIG` value (inline pairs or a YAML file)."""
+def parse_settings(spec: str, where: str = ENV_VAR) -> dict[str, Any]:
+    """The key: value mapping of a settings value (inline `key=value` pairs split on commas, or
+    a YAML/JSON file), as `PIXELSHAP_CONFIG` takes it; `where` names the value in errors."""
     spec = spec.strip()
     path = Path(spec)
     if spec.endswith((".yaml", ".yml", ".json")) or path.is_file():
         if not path.is_file():
-            raise FileNotFoundError(f"{ENV_VAR} names the file {spec}, which does not exist")
+            raise FileNotFoundError(f"{where} names the file {spec}, which does not exist")
         raw = yaml.safe_load(path.read_text()) or {}
         if not isinstance(raw, dict):
-            raise ValueError(f"{ENV_VAR} file {spec} must hold a mapping of option: value")
+            raise ValueError(f"{where} file {spec} must hold a mapping of option: value")
         return {str(key): value for key, value in raw.items()}
     raw = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         if "=" not in item:
-            raise ValueError(f"{ENV_VAR} entry {item!r} is not key=value (e.g. {ENV_VAR}='budget=64,seed=1')")
+            raise ValueError(f"{where} entry {item!r} is not key=value (e.g. {where}='budget=64,seed=1')")
         key, value = item.split("=", 1)
         raw[key.strip()] = yaml.safe_load(value.strip())
     return raw

@@ -176,14 +176,20 @@ class KernelShap(SamplingEstimator):
         a_all = [a_g.sum(axis=0) for a_g, _, _ in parts]
         b_all = [b_g.sum(axis=0) for _, b_g, _ in parts]
         n_all = np.array([c_g.sum() for _, _, c_g in parts])
-        a_prior, b_prior = self._ridge_prior(a_fixed, weights, a_all, n_all, phi_enumerated, basis)
+
+        def weighted(per_layer: list[np.ndarray], n_layers: np.ndarray, zero: np.ndarray) -> np.ndarray:
+            """Each layer's sum over its draws, weighted by the layer's kernel mass per draw."""
+            scale = np.divide(weights, n_layers, out=np.zeros(len(layers)), where=n_layers > 0)
+            return sum((w * part for w, part in zip(scale, per_layer)), zero)
+
+        gram = a_fixed + weighted(a_all, n_all, np.zeros((n, n)))
+        a_prior, b_prior = self._ridge_prior(gram, float(n_all.sum()), phi_enumerated, basis)
 
         def estimate(
             a_layers: list[np.ndarray], b_layers: list[np.ndarray], n_layers: np.ndarray, prior: bool = True
         ) -> np.ndarray:
-            scale = np.divide(weights, n_layers, out=np.zeros(len(layers)), where=n_layers > 0)
-            a = a_fixed + (a_prior if prior else 0.0) + sum((w * a_l for w, a_l in zip(scale, a_layers)), np.zeros((n, n)))
-            b = b_fixed + (b_prior if prior else 0.0) + sum((w * b_l for w, b_l in zip(scale, b_layers)), np.zeros(n))
+            a = a_fixed + (a_prior if prior else 0.0) + weighted(a_layers, n_layers, np.zeros((n, n)))
+            b = b_fixed + (b_prior if prior else 0.0) + weighted(b_layers, n_layers, np.zeros(n))
             return _efficient_least_squares(a, b, total, basis)
 
         phi = estimate(a_all, b_all, n_all)
@@ -215,15 +221,12 @@ class KernelShap(SamplingEstimator):
         return self._attribution(coalitions, values, phi_enumerated + keep * change, keep * np.sqrt(variance + bias**2))
 
     def _ridge_prior(
-        self, a_fixed: np.ndarray, weights: np.ndarray, a_layers: list[np.ndarray], n_layers: np.ndarray,
-        phi_enumerated: np.ndarray, basis: np.ndarray,
+        self, gram: np.ndarray, draws: float, phi_enumerated: np.ndarray, basis: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ridge term lam (P, P phi_enumerated) added to the normal equations, P the projection
         on the sum-zero plane: lam = ridge * n^2 / draws^3 times the mean diagonal of the full
-        Gram matrix (a function of the plan alone, so the solve stays linear in the values)."""
+        kernel-weighted `gram` (a function of the plan alone, so the solve stays linear in the values)."""
         n = len(phi_enumerated)
-        draws = float(n_layers.sum())
-        gram = a_fixed + sum((w / c * a_l for w, c, a_l in zip(weights, n_layers, a_layers)), np.zeros((n, n)))
         lam = self.ridge * n**2 / draws**3 * float(np.trace(gram)) / n
         projection = basis @ basis.T
         return lam * projection, lam * projection @ phi_enumerated
